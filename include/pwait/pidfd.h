@@ -1,0 +1,28 @@
+#pragma once
+// Thin wrappers over pidfds, shared by the backends that hold them.
+
+#include <sys/types.h>
+
+#include <optional>
+
+#include "pwait/fd.h"
+
+namespace pwait {
+
+/// pidfd_open(pid): a close-on-exec pidfd, or an invalid Fd with `errno` set
+/// (ESRCH gone, ENOENT a non-leader thread, EMFILE, ENOSYS before Linux 5.3).
+Fd open_pidfd(pid_t pid);
+
+/// Whether the process behind `pidfd` still exists (running or zombie),
+/// i.e. it has not been reaped.
+bool pidfd_alive(int pidfd);
+
+/// The exit status of the reaped process behind `pidfd`, from PIDFD_GET_INFO
+/// with PIDFD_INFO_EXIT (Linux 6.15+). nullopt before the reap, on older
+/// kernels, or when the pidfd was opened after the reap.
+std::optional<int> pidfd_exit_status(int pidfd);
+
+/// Whether the running kernel is at least `major.minor` (from uname).
+bool kernel_at_least(int major, int minor);
+
+}  // namespace pwait

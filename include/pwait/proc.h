@@ -1,0 +1,42 @@
+#pragma once
+// Reading processes through /proc, shared by the backends.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string_view>
+
+namespace pwait {
+
+/// The fields of /proc/PID/stat that pwait uses.
+struct ProcStat {
+  char state = '?';                  ///< field 3: R S D Z X t T ...
+  pid_t ppid = 0;                    ///< field 4
+  long num_threads = 0;              ///< field 20
+  unsigned long long start_time = 0; ///< field 22: clock ticks since boot
+  int exit_code = 0;                 ///< field 52: wait(2) status; 0 if masked or absent
+
+  /// The whole thread group has exited: a zombie leader with no live thread.
+  /// (A leader that called pthread_exit shows 'Z' while its threads run.)
+  bool group_exited() const { return (state == 'Z' || state == 'X') && num_threads <= 1; }
+};
+
+/// Parses the text of /proc/PID/stat; nullopt when it is malformed.
+std::optional<ProcStat> parse_proc_stat(std::string_view text);
+
+/// Reads /proc/PID/stat; nullopt when no such process (or thread) exists.
+std::optional<ProcStat> read_proc_stat(pid_t pid);
+
+/// The thread-group id of task `pid` (from /proc/PID/status); nullopt if gone.
+/// Differs from `pid` when `pid` names a thread that is not a group leader.
+std::optional<pid_t> read_tgid(pid_t pid);
+
+/// The exit status of zombie `pid` whose stat is `stat`: the exit_code field,
+/// unless it reads 0 because the kernel masks it from us (we may not
+/// ptrace-read the target), in which case it is unknown.
+std::optional<int> zombie_status(pid_t pid, const ProcStat& stat);
+
+/// The largest PID number (/proc/sys/kernel/pid_max; 4194304 if unreadable).
+pid_t pid_max();
+
+}  // namespace pwait

@@ -1,0 +1,45 @@
+// pwait: wait for any process to end and say how it ended. See pwait(1).
+
+#include <cstdio>
+#include <cstdlib>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "pwait/error.h"
+#include "pwait/exit_codes.h"
+#include "pwait/options.h"
+#include "pwait/run.h"
+
+int main(int argc, char** argv) {
+  using namespace pwait;
+  auto started = Clock::now();
+  try {
+    // Before anything is watched: a SIGINT must reach the cleanup, never cut it short.
+    block_stop_signals();
+    const char* env = std::getenv("PWAIT_BACKEND");
+    ParseResult parsed = parse_options(argc, argv, env ? env : "");
+    if (!parsed.options) {
+      if (!parsed.output.empty()) fmt::print("{}", parsed.output);
+      if (!parsed.error.empty()) fmt::print(stderr, "{}\n", parsed.error);
+      return parsed.exit_code;
+    }
+    if (parsed.options->list_backends) {
+      list_backends();
+      return exit_code::ok;
+    }
+    return run(*parsed.options, started);
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "pwait: {}\n", e.what());
+    return exit_code::usage;
+  } catch (const WatchError& e) {
+    fmt::print(stderr, "pwait: {}\n", e.what());
+    return exit_code::unwatchable;
+  } catch (const std::system_error& e) {
+    fmt::print(stderr, "pwait: {}\n", e.what());
+    return exit_code::unwatchable;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "pwait: {}\n", e.what());
+    return exit_code::unwatchable;
+  }
+}

@@ -1,0 +1,59 @@
+#include "pwait/pidfd.h"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+// glibc 2.36's <sys/pidfd.h> lacks the extern "C" guard.
+extern "C" {
+#include <sys/pidfd.h>
+}
+#include <sys/utsname.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+
+namespace pwait {
+namespace {
+
+// The installed headers (linux-libc-dev 6.1) predate these; layout from
+// include/uapi/linux/pidfd.h of Linux 6.15+ (PIDFD_INFO_SIZE_VER1, 72 bytes).
+struct pidfd_info_v1 {
+  std::uint64_t mask;
+  std::uint64_t cgroupid;
+  std::uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  std::int32_t exit_code;
+  std::uint32_t coredump_mask;
+  std::uint32_t spare0;
+};
+static_assert(sizeof(pidfd_info_v1) == 72);
+static_assert(offsetof(pidfd_info_v1, exit_code) == 60);
+
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, pidfd_info_v1);  // Linux 6.13
+constexpr std::uint64_t kPidfdInfoExit = 1u << 3;                          // Linux 6.15
+
+}  // namespace
+
+Fd open_pidfd(pid_t pid) { return Fd(pidfd_open(pid, 0)); }
+
+bool pidfd_alive(int pidfd) {
+  // Signal 0 checks existence; EPERM (another user's process) still means it exists.
+  return pidfd_send_signal(pidfd, 0, nullptr, 0) == 0 || errno == EPERM;
+}
+
+std::optional<int> pidfd_exit_status(int pidfd) {
+  pidfd_info_v1 info{};
+  info.mask = kPidfdInfoExit;
+  if (ioctl(pidfd, kPidfdGetInfo, &info) != 0) return std::nullopt;
+  if (!(info.mask & kPidfdInfoExit)) return std::nullopt;
+  return info.exit_code;
+}
+
+bool kernel_at_least(int major, int minor) {
+  utsname u{};
+  if (uname(&u) != 0) return false;
+  int ma = 0, mi = 0;
+  if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+}  // namespace pwait

@@ -1,0 +1,75 @@
+#include "pwait/report.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <fmt/format.h>
+
+#include "pwait/exit_codes.h"
+
+namespace pwait {
+namespace {
+
+std::string signal_name(int sig) {
+  if (sig >= SIGRTMIN && sig <= SIGRTMAX) return fmt::format("SIGRTMIN+{}", sig - SIGRTMIN);
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("SIG{}", sig);
+}
+
+}  // namespace
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return fmt::format("killed by signal {} ({}){}", sig, signal_name(sig),
+                       WCOREDUMP(status) ? ", core dumped" : "");
+  }
+  return fmt::format("ended with wait status {:#x}", status);
+}
+
+std::string verbose_line(const Event& event, pid_t pid) {
+  switch (event.kind) {
+    case EventKind::missing:
+      return fmt::format("{}: no such process", pid);
+    case EventKind::reaped:
+      return fmt::format("{}: reaped", pid);
+    case EventKind::exited:
+      break;
+  }
+  std::string line = event.status ? fmt::format("{}: {}", pid, describe_status(*event.status))
+                                  : fmt::format("{}: exited (status unknown)", pid);
+  if (event.zombie) {
+    line += event.parent ? fmt::format(", zombie (parent {} has not reaped it)", event.parent)
+                         : std::string(", zombie (its parent has not reaped it)");
+  }
+  return line;
+}
+
+std::string json_line(std::string_view kind, pid_t pid, const std::optional<int>& status,
+                      bool zombie, pid_t parent, std::string_view backend, Duration elapsed) {
+  std::string s = "null";
+  if (status && WIFEXITED(*status)) {
+    s = fmt::format(R"({{"code":{}}})", WEXITSTATUS(*status));
+  } else if (status && WIFSIGNALED(*status)) {
+    int sig = WTERMSIG(*status);
+    s = fmt::format(R"({{"signal":{},"name":"{}","core_dumped":{}}})", sig, signal_name(sig),
+                    WCOREDUMP(*status) ? "true" : "false");
+  }
+  std::string par = zombie && parent ? fmt::format("{}", parent) : "null";
+  // The backend name is one of ours ([a-z]+): no escaping needed.
+  return fmt::format(
+      R"({{"event":"{}","pid":{},"status":{},"zombie":{},"parent":{},"backend":"{}","elapsed":{:.6f}}})",
+      kind, pid, s, zombie ? "true" : "false", par, backend,
+      std::chrono::duration<double>(elapsed).count());
+}
+
+int status_exit_code(const std::optional<int>& status) {
+  if (!status) return exit_code::status_unknown;
+  if (WIFEXITED(*status)) return WEXITSTATUS(*status);
+  if (WIFSIGNALED(*status)) return exit_code::signal_base + WTERMSIG(*status);
+  return exit_code::status_unknown;
+}
+
+}  // namespace pwait

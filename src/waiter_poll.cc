@@ -1,0 +1,132 @@
+// The poll backend: kill(pid, 0) and /proc/PID/stat on a timer, for kernels
+// or sandboxes without pidfds. Each target's start time is recorded when
+// watching begins; a PID whose start time changed is a new process, so the
+// target is gone even though the number exists.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "pwait/backend.h"
+#include "pwait/error.h"
+#include "pwait/proc.h"
+
+namespace pwait {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Adaptive interval: quick at first (short-lived targets are the common
+// case), backing off to the cap that keeps the wake-up within ~100 ms.
+constexpr Duration kFirstInterval = milliseconds(5);
+constexpr Duration kMaxInterval = milliseconds(100);
+// Never spend more than 1/kDutyRatio of the time polling: with thousands of
+// targets one sweep is long, and the interval stretches with it.
+constexpr int kDutyRatio = 100;
+
+class PollWaiter final : public Waiter {
+ public:
+  PollWaiter(EventLoop& loop, const WatchSpec& spec) : loop_(loop), spec_(spec) {}
+
+  void watch(std::span<const pid_t> pids, std::vector<Event>& out) override {
+    pids_ = pids;
+    targets_.resize(pids.size());
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+      auto st = alive(pids[i]) ? read_proc_stat(pids[i]) : std::nullopt;
+      if (st) {
+        auto tgid = read_tgid(pids[i]);
+        if (tgid && *tgid != pids[i])
+          throw WatchError(fmt::format("{}: is a thread of process {}, not a process", pids[i], *tgid));
+      }
+      if (!st) {
+        out.push_back({EventKind::missing, i, std::nullopt});
+        targets_[i].done = true;
+        continue;
+      }
+      targets_[i].start_time = st->start_time;
+      live_.push_back(i);
+      check(i, *st, out);
+    }
+    std::erase_if(live_, [&](std::size_t i) { return targets_[i].done; });
+  }
+
+  void wait(std::vector<Event>& out) override {
+    std::size_t before = out.size();
+    while (out.size() == before && !loop_.stopped()) {
+      loop_.wait(next_interval());
+      if (loop_.stopped()) break;
+      auto sweep_start = Clock::now();
+      for (std::size_t i : live_) {
+        auto st = alive(pids_[i]) ? read_proc_stat(pids_[i]) : std::nullopt;
+        if (st && st->start_time == targets_[i].start_time) {
+          check(i, *st, out);
+        } else {
+          gone(i, out);
+        }
+      }
+      std::erase_if(live_, [&](std::size_t i) { return targets_[i].done; });
+      last_sweep_ = Clock::now() - sweep_start;
+    }
+  }
+
+ private:
+  struct Target {
+    unsigned long long start_time = 0;
+    bool exited = false;
+    bool done = false;  // nothing more to report
+    std::optional<int> status;
+  };
+
+  static bool alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+  Duration next_interval() {
+    if (spec_.interval) return *spec_.interval;
+    interval_ = std::min(kMaxInterval, interval_ == Duration::zero() ? kFirstInterval : interval_ * 3 / 2);
+    return std::max(interval_, last_sweep_ * kDutyRatio);
+  }
+
+  // The target's process still holds its PID: a zombie, or running.
+  void check(std::size_t i, const ProcStat& st, std::vector<Event>& out) {
+    Target& t = targets_[i];
+    if (t.exited || !st.group_exited()) return;
+    t.exited = true;
+    t.status = zombie_status(pids_[i], st);
+    out.push_back({EventKind::exited, i, t.status, true, st.ppid});
+    t.done = !spec_.follow_reap;
+  }
+
+  // The target's PID is free or belongs to another process: it was reaped.
+  void gone(std::size_t i, std::vector<Event>& out) {
+    Target& t = targets_[i];
+    if (!t.exited) {
+      t.exited = true;  // it exited and was reaped between two looks: no status
+      out.push_back({EventKind::exited, i, std::nullopt});
+    }
+    if (spec_.follow_reap) out.push_back({EventKind::reaped, i, t.status});
+    t.done = true;
+  }
+
+  EventLoop& loop_;
+  WatchSpec spec_;
+  std::span<const pid_t> pids_;
+  std::vector<Target> targets_;
+  std::vector<std::size_t> live_;  // targets still to look at
+  Duration interval_{};
+  Duration last_sweep_{};
+};
+
+}  // namespace
+
+std::optional<std::string> poll_probe(const Needs&) {
+  if (!read_proc_stat(getpid())) return "/proc is not mounted";
+  return std::nullopt;
+}
+
+std::unique_ptr<Waiter> poll_create(EventLoop& loop, const WatchSpec& spec) {
+  return std::make_unique<PollWaiter>(loop, spec);
+}
+
+}  // namespace pwait

@@ -1,0 +1,439 @@
+#include "testlib.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+// glibc 2.36's <sys/pidfd.h> lacks the extern "C" guard.
+extern "C" {
+#include <sys/pidfd.h>
+}
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+extern char** environ;
+
+namespace pwait::testing {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+void make_pipe(Fd& r, Fd& w) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe2: ") + strerror(errno));
+  r.reset(p[0]);
+  w.reset(p[1]);
+}
+
+void write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    ssize_t n = write(fd, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+int ms_left(Steady::time_point until) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Steady::now()).count();
+  return left < 0 ? 0 : static_cast<int>(left);
+}
+
+// Reads one '\n'-terminated line from fd (byte by byte, so nothing past the
+// line is consumed). Throws DeadlineError when `until` passes first.
+std::string read_line_until(int fd, Steady::time_point until, const char* what) {
+  std::string line;
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, ms_left(until));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) throw DeadlineError(std::string("deadline passed waiting for ") + what);
+    char c;
+    ssize_t n = read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error(std::string("EOF waiting for ") + what);
+    if (c == '\n') return line;
+    line += c;
+  }
+}
+
+// The wait status a parent's waitpid would report for this siginfo.
+int status_of(const siginfo_t& info) {
+  switch (info.si_code) {
+    case CLD_EXITED: return (info.si_status & 0xff) << 8;
+    case CLD_KILLED: return info.si_status & 0x7f;
+    case CLD_DUMPED: return (info.si_status & 0x7f) | 0x80;
+    default: return -1;
+  }
+}
+
+[[noreturn]] void nursery_main(Body body, Reap reap, Fd in_r, Fd out_w, Fd report_w, Fd reap_r) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  pid_t t = fork();
+  if (t < 0) _exit(120);
+  if (t == 0) {
+    report_w.reset();
+    reap_r.reset();
+    // A clean signal state for the target: nothing blocked or ignored.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    _exit(body(in_r.get(), out_w.get()));
+  }
+  in_r.reset();
+  out_w.reset();
+  write_all(report_w.get(), "pid " + std::to_string(t) + "\n");
+  for (;;) {
+    siginfo_t info{};
+    if (waitid(P_PID, t, &info, WEXITED | WSTOPPED | WCONTINUED | WNOWAIT) != 0) {
+      if (errno == EINTR) continue;
+      _exit(121);
+    }
+    if (info.si_code == CLD_STOPPED || info.si_code == CLD_CONTINUED) {
+      // Consume the job-control event, as a shell would, and report it.
+      siginfo_t used{};
+      waitid(P_PID, t, &used, WSTOPPED | WCONTINUED);
+      write_all(report_w.get(), info.si_code == CLD_STOPPED
+                                    ? "stopped " + std::to_string(info.si_status) + "\n"
+                                    : std::string("continued\n"));
+      continue;
+    }
+    if (info.si_code == CLD_TRAPPED) continue;  // not ours to see; never happens for a non-tracer
+    write_all(report_w.get(), "exited " + std::to_string(status_of(info)) + "\n");
+    break;
+  }
+  if (reap == Reap::on_request) {
+    char c;
+    while (read(reap_r.get(), &c, 1) < 0 && errno == EINTR) {
+    }
+  }
+  int status = 0;
+  while (waitpid(t, &status, 0) < 0 && errno == EINTR) {
+  }
+  write_all(report_w.get(), "reaped " + std::to_string(status) + "\n");
+  _exit(0);
+}
+
+struct LeaderArgs {
+  pthread_t leader;
+  int in, out;
+};
+
+void* exit_thread(void* arg) {
+  auto* a = static_cast<LeaderArgs*>(arg);
+  // Joining the main thread returns once the kernel has cleared its tid:
+  // the leader is gone and only this thread keeps the process alive.
+  pthread_join(a->leader, nullptr);
+  write_all(a->out, "ready\n");
+  char c = 0;
+  ssize_t n;
+  do n = read(a->in, &c, 1);
+  while (n < 0 && errno == EINTR);
+  _exit(n == 1 ? static_cast<unsigned char>(c) : 0);
+}
+
+void reap_child(pid_t pid) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+int exit_on_command(int in, int) {
+  char c = 0;
+  ssize_t n;
+  do n = read(in, &c, 1);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? static_cast<unsigned char>(c) : 0;
+}
+
+int leader_exits_first(int in, int out) {
+  static LeaderArgs args;
+  args = {pthread_self(), in, out};
+  pthread_t thread;
+  if (pthread_create(&thread, nullptr, exit_thread, &args) != 0) return 99;
+  pthread_exit(nullptr);
+}
+
+Target::Target(Body body, Reap reap) : reap_(reap) {
+  Fd in_r, out_w, report_w, reap_r;
+  make_pipe(in_r, in_);
+  make_pipe(out_, out_w);
+  make_pipe(report_, report_w);
+  make_pipe(reap_r, reap_cmd_);
+  nursery_ = fork();
+  if (nursery_ < 0) throw std::runtime_error("fork failed");
+  if (nursery_ == 0) {
+    in_.reset();
+    out_.reset();
+    report_.reset();
+    reap_cmd_.reset();
+    nursery_main(std::move(body), reap, std::move(in_r), std::move(out_w), std::move(report_w),
+                 std::move(reap_r));
+  }
+  std::string line = read_report(kDeadline);
+  if (line.rfind("pid ", 0) != 0) throw std::runtime_error("nursery said: " + line);
+  pid_ = std::stoi(line.substr(4));
+}
+
+Target::~Target() {
+  if (!reaped_) {
+    in_.reset();  // an exit_on_command target exits on EOF
+    if (!exited_) ::kill(pid_, SIGCONT);
+    reap_cmd_.reset();  // EOF: the nursery reaps now
+  }
+  reap_child(nursery_);
+}
+
+void Target::send(char byte) { write_all(in_.get(), std::string_view(&byte, 1)); }
+
+void Target::kill(int sig) {
+  if (reaped_) throw std::logic_error("kill after reap");
+  if (::kill(pid_, sig) != 0) throw std::runtime_error(std::string("kill: ") + strerror(errno));
+}
+
+std::string Target::read_line(std::chrono::milliseconds deadline) {
+  return read_line_until(out_.get(), Steady::now() + deadline, "a line from the target");
+}
+
+std::string Target::read_report(std::chrono::milliseconds deadline) {
+  return read_line_until(report_.get(), Steady::now() + deadline, "the nursery");
+}
+
+int Target::wait_exited(std::chrono::milliseconds deadline) {
+  auto until = Steady::now() + deadline;
+  while (!exited_) {
+    std::string line = read_report(std::chrono::ceil<std::chrono::milliseconds>(until - Steady::now()));
+    if (line.rfind("exited ", 0) == 0) {
+      exited_ = true;
+      status_ = std::stoi(line.substr(7));
+    }
+  }
+  return status_;
+}
+
+void Target::reap(std::chrono::milliseconds deadline) {
+  auto until = Steady::now() + deadline;
+  wait_exited(deadline);
+  reap_cmd_.reset();
+  while (!reaped_) {
+    std::string line = read_report(std::chrono::ceil<std::chrono::milliseconds>(until - Steady::now()));
+    if (line.rfind("reaped ", 0) == 0) reaped_ = true;
+  }
+}
+
+void Target::wait_reaped(std::chrono::milliseconds deadline) {
+  if (reap_ == Reap::on_request) throw std::logic_error("wait_reaped on an on_request target");
+  auto until = Steady::now() + deadline;
+  wait_exited(deadline);
+  while (!reaped_) {
+    std::string line = read_report(std::chrono::ceil<std::chrono::milliseconds>(until - Steady::now()));
+    if (line.rfind("reaped ", 0) == 0) reaped_ = true;
+  }
+}
+
+TargetGroup::TargetGroup(std::size_t n) {
+  Fd in_r, report_w;
+  make_pipe(in_r, in_);
+  make_pipe(report_, report_w);
+  nursery_ = fork();
+  if (nursery_ < 0) throw std::runtime_error("fork failed");
+  if (nursery_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    in_.reset();
+    report_.reset();
+    std::string pids;
+    std::size_t started = 0;
+    for (; started < n; ++started) {
+      pid_t t = fork();
+      if (t < 0) break;
+      if (t == 0) {
+        report_w.reset();
+        char c;
+        while (read(in_r.get(), &c, 1) < 0 && errno == EINTR) {
+        }
+        _exit(0);
+      }
+      pids += std::to_string(t) + "\n";
+    }
+    in_r.reset();
+    write_all(report_w.get(), pids + (started == n ? "end\n" : "fork failed\n"));
+    for (std::size_t reaped = 0; reaped < started;) {
+      if (waitpid(-1, nullptr, 0) > 0) ++reaped;
+      else if (errno != EINTR) break;
+    }
+    write_all(report_w.get(), "reaped\n");
+    _exit(0);
+  }
+  auto until = Steady::now() + std::chrono::seconds(60);
+  for (;;) {
+    std::string line = read_line_until(report_.get(), until, "the group's PIDs");
+    if (line == "end") break;
+    if (line == "fork failed") throw std::runtime_error("TargetGroup: fork failed");
+    pids_.push_back(std::stoi(line));
+  }
+}
+
+TargetGroup::~TargetGroup() {
+  finish();
+  reap_child(nursery_);
+}
+
+void TargetGroup::finish() { in_.reset(); }
+
+void TargetGroup::wait_reaped(std::chrono::milliseconds deadline) {
+  if (done_) return;
+  std::string line = read_line_until(report_.get(), Steady::now() + deadline, "the group's reap");
+  done_ = line == "reaped";
+}
+
+pid_t unused_pid() {
+  for (pid_t p = 32000; p > 300; --p)
+    if (::kill(p, 0) != 0 && errno == ESRCH) return p;
+  throw std::runtime_error("no unused PID");
+}
+
+int Result::exit_code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+
+Command::Command(std::vector<std::string> argv, Setup setup) {
+  Fd out_w, err_w, in_r, in_w;
+  make_pipe(out_, out_w);
+  make_pipe(err_, err_w);
+  if (setup.stdin_data) make_pipe(in_r, in_w);
+
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    if (entry.rfind("PWAIT_BACKEND=", 0) == 0) continue;  // tests choose explicitly
+    bool overridden = false;
+    for (auto& x : setup.env)
+      if (entry.substr(0, entry.find('=') + 1) == x.substr(0, x.find('=') + 1)) overridden = true;
+    if (!overridden) env_store.emplace_back(entry);
+  }
+  for (auto& x : setup.env) env_store.push_back(x);
+  std::vector<char*> envp, args;
+  for (auto& s : env_store) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  for (auto& s : argv) args.push_back(s.data());
+  args.push_back(nullptr);
+
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(out_w.get(), 1);
+    dup2(err_w.get(), 2);
+    if (setup.stdin_data) dup2(in_r.get(), 0);
+    else {
+      int devnull = open("/dev/null", O_RDONLY);
+      dup2(devnull, 0);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (setup.nofile_soft || setup.nofile_hard) {
+      rlimit lim{};
+      getrlimit(RLIMIT_NOFILE, &lim);
+      if (setup.nofile_hard) lim.rlim_max = *setup.nofile_hard;
+      if (setup.nofile_soft) lim.rlim_cur = *setup.nofile_soft;
+      if (setrlimit(RLIMIT_NOFILE, &lim) != 0) _exit(126);
+    }
+    if (setup.unprivileged) {
+      if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(126);
+    }
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  out_w.reset();
+  err_w.reset();
+  if (setup.stdin_data) {
+    in_r.reset();
+    write_all(in_w.get(), *setup.stdin_data);
+  }
+}
+
+Command::~Command() {
+  if (!done_) {
+    ::kill(pid_, SIGKILL);
+    reap_child(pid_);
+  }
+}
+
+void Command::kill(int sig) {
+  if (!done_) ::kill(pid_, sig);
+}
+
+void Command::drain(bool block_until_eof, Steady::time_point until) {
+  for (;;) {
+    pollfd p[2] = {{out_.get(), POLLIN, 0}, {err_.get(), POLLIN, 0}};
+    int nfds = 0;
+    for (auto& x : p) nfds += x.fd >= 0;
+    if (nfds == 0) return;
+    int r = poll(p, 2, block_until_eof ? ms_left(until) : 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) {
+      if (block_until_eof) throw DeadlineError("deadline passed waiting for the command's output");
+      return;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (!p[i].revents) continue;
+      char buf[65536];
+      ssize_t n = read(p[i].fd, buf, sizeof buf);
+      if (n > 0) (i == 0 ? result_.out : result_.err).append(buf, static_cast<std::size_t>(n));
+      else if (n == 0 || errno != EINTR) (i == 0 ? out_ : err_).reset();
+    }
+  }
+}
+
+bool Command::running_after(std::chrono::milliseconds within) {
+  if (done_) return false;
+  auto until = Steady::now() + within;
+  Fd pidfd(pidfd_open(pid_, 0));
+  for (;;) {
+    pollfd p{pidfd.get(), POLLIN, 0};
+    int r = poll(&p, 1, std::min(ms_left(until), 50));
+    drain(false, until);
+    if (r > 0) return false;
+    if (Steady::now() >= until) return true;
+  }
+}
+
+Result Command::wait(std::chrono::milliseconds deadline) {
+  if (done_) return result_;
+  auto until = Steady::now() + deadline;
+  Fd pidfd(pidfd_open(pid_, 0));
+  pollfd p{pidfd.get(), POLLIN, 0};
+  int r;
+  do r = poll(&p, 1, ms_left(until));
+  while (r < 0 && errno == EINTR);
+  if (r == 0) {
+    ::kill(pid_, SIGKILL);
+    reap_child(pid_);
+    done_ = true;
+    throw DeadlineError("deadline passed waiting for the command to end");
+  }
+  drain(true, until + std::chrono::seconds(5));  // output of a child it left behind may linger
+  while (waitpid(pid_, &result_.status, 0) < 0 && errno == EINTR) {
+  }
+  done_ = true;
+  return result_;
+}
+
+std::string pwait_binary() { return PWAIT_BINARY; }
+
+Result run_pwait(std::vector<std::string> args, Command::Setup setup,
+                 std::chrono::milliseconds deadline) {
+  args.insert(args.begin(), pwait_binary());
+  Command c(std::move(args), std::move(setup));
+  return c.wait(deadline);
+}
+
+bool can_drop_privileges() { return geteuid() == 0; }
+
+}  // namespace pwait::testing

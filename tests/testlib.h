@@ -1,0 +1,146 @@
+#pragma once
+// Test targets that are never the test's children, and a runner for the
+// pwait binary. Targets are controlled through pipes and signals; every wait
+// has a deadline and fails the test (throws) when it passes.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <sys/resource.h>
+
+#include <functional>
+#include <stdexcept>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pwait/fd.h"
+
+namespace pwait::testing {
+
+using namespace std::chrono_literals;
+inline constexpr std::chrono::milliseconds kDeadline = 10s;
+
+/// Thrown when a wait in a test helper passes its deadline.
+struct DeadlineError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// What a target runs. `in` is readable by the target (bytes from
+/// Target::send, EOF when the Target is destroyed), `out` writable (lines
+/// that Target::read_line returns). The return value is the exit code.
+using Body = std::function<int(int in, int out)>;
+
+/// Exits with the first byte it reads as its exit code; 0 on EOF.
+int exit_on_command(int in, int out);
+/// Like exit_on_command, but the main thread calls pthread_exit first and a
+/// second thread exits the process on command: the leader is a zombie while
+/// the process lives on. Writes "ready\n" once the leader has gone.
+int leader_exits_first(int in, int out);
+
+enum class Reap {
+  at_once,     ///< the nursery reaps the target as soon as it exits
+  on_request,  ///< the target stays a zombie until reap()
+};
+
+/// One process that is not the test's child: the test forks a nursery, the
+/// nursery forks the target and reports when it exits and when it reaped it.
+class Target {
+ public:
+  explicit Target(Body body = exit_on_command, Reap reap = Reap::at_once);
+  ~Target();  // ends the target (EOF on `in`, SIGCONT) and reaps the nursery
+  Target(const Target&) = delete;
+  Target& operator=(const Target&) = delete;
+
+  pid_t pid() const { return pid_; }
+  /// Makes an exit_on_command target exit with `code`.
+  void exit(int code) { send(static_cast<char>(code)); }
+  void send(char byte);
+  /// kill(pid, sig). Only while the target has not been reaped.
+  void kill(int sig);
+  /// Next line the target wrote on `out`, without newline.
+  std::string read_line(std::chrono::milliseconds deadline = kDeadline);
+  /// Waits until the target has exited (and is a zombie, with Reap::on_request).
+  /// Returns its wait status as its parent sees it.
+  int wait_exited(std::chrono::milliseconds deadline = kDeadline);
+  /// Reap::on_request: has the nursery reap it now; returns once it is gone.
+  void reap(std::chrono::milliseconds deadline = kDeadline);
+  /// Waits until the nursery has reaped it (Reap::at_once).
+  void wait_reaped(std::chrono::milliseconds deadline = kDeadline);
+
+ private:
+  std::string read_report(std::chrono::milliseconds deadline);
+  pid_t pid_ = 0;
+  pid_t nursery_ = 0;
+  Reap reap_;
+  bool exited_ = false, reaped_ = false;
+  int status_ = 0;
+  Fd in_, out_, report_, reap_cmd_;
+};
+
+/// `n` targets under one nursery that reaps each at once. All exit with
+/// status 0 when finish() is called (or the group is destroyed).
+class TargetGroup {
+ public:
+  explicit TargetGroup(std::size_t n);
+  ~TargetGroup();
+  const std::vector<pid_t>& pids() const { return pids_; }
+  void finish();
+  /// Waits until the nursery has reaped all of them.
+  void wait_reaped(std::chrono::milliseconds deadline = kDeadline);
+
+ private:
+  std::vector<pid_t> pids_;
+  pid_t nursery_ = 0;
+  Fd in_, report_;
+  bool done_ = false;
+};
+
+/// A PID that no process has right now (best effort: free at the moment of the call).
+pid_t unused_pid();
+
+/// The result of running a command to its end.
+struct Result {
+  int status = -1;    ///< wait(2) status
+  int exit_code() const;  ///< WEXITSTATUS, or -1 if it did not exit normally
+  std::string out, err;
+};
+
+/// A running command with stdout and stderr captured.
+class Command {
+ public:
+  struct Setup {
+    std::optional<std::string> stdin_data;   ///< fed to its stdin, then closed
+    std::optional<rlim_t> nofile_soft;       ///< soft RLIMIT_NOFILE in the child
+    std::optional<rlim_t> nofile_hard;
+    std::vector<std::string> env;            ///< extra NAME=VALUE entries
+    bool unprivileged = false;               ///< run as uid/gid 65534 (nobody)
+  };
+  Command(std::vector<std::string> argv, Setup setup);
+  explicit Command(std::vector<std::string> argv) : Command(std::move(argv), Setup{}) {}
+  ~Command();  // SIGKILLs and reaps it if still running
+  pid_t pid() const { return pid_; }
+  void kill(int sig);
+  /// Whether it is still running after `within` (it is given that long to end).
+  bool running_after(std::chrono::milliseconds within);
+  /// Waits for it to end and collects its output.
+  Result wait(std::chrono::milliseconds deadline = kDeadline);
+
+ private:
+  void drain(bool block_until_eof, std::chrono::steady_clock::time_point until);
+  pid_t pid_ = 0;
+  bool done_ = false;
+  Result result_;
+  Fd out_, err_;
+};
+
+/// The pwait binary under test.
+std::string pwait_binary();
+/// Runs pwait with `args` to its end.
+Result run_pwait(std::vector<std::string> args, Command::Setup setup = {},
+                 std::chrono::milliseconds deadline = kDeadline);
+
+/// Whether this process may use setuid to 65534 (unprivileged runs).
+bool can_drop_privileges();
+
+}  // namespace pwait::testing
