@@ -128,7 +128,7 @@ int run(const Options& o, Clock::time_point started) {
   for (pid_t p : o.pids)
     if (p == getpid()) throw UsageError(fmt::format("{}: is pwait itself; it cannot wait for its own end", p));
 
-  const Backend& backend = choose_backend(o.backend, {o.pids.size(), o.exit_status, o.reaped});
+  const Backend& backend = choose_backend(o.backend, {o.pids, o.exit_status, o.reaped});
   EventLoop loop(started, o.timeout);
   Tally tally(o, backend.name, loop);
   std::vector<Event> events;

@@ -155,7 +155,7 @@ std::optional<std::string> pidfd_probe(const Needs& needs) {
     if (errno == ENOSYS) return "pidfd_open: not implemented by this kernel (needs Linux 5.3)";
     return fmt::format("pidfd_open: {}", strerror(errno));
   }
-  return reserve_fds(needs.targets);
+  return reserve_fds(needs.pids.size());
 }
 
 std::unique_ptr<Waiter> pidfd_create(EventLoop& loop, const WatchSpec& spec) {

@@ -2,6 +2,8 @@
 // The ordered table of backends: what `--backend auto` walks and what
 // `--list-backends` prints.
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -15,10 +17,11 @@
 namespace pwait {
 
 /// What a probe may take into account when deciding whether it can serve.
+/// An empty Needs asks only "does this backend work here at all?".
 struct Needs {
-  std::size_t targets = 0;   ///< how many PIDs will be watched (0: just "works here?")
-  bool want_status = false;  ///< --exit-status was given
-  bool follow_reap = false;  ///< --reaped was given
+  std::span<const pid_t> pids;  ///< the PIDs that will be watched
+  bool want_status = false;     ///< --exit-status was given
+  bool follow_reap = false;     ///< --reaped was given
 };
 
 struct Backend {
