@@ -53,6 +53,8 @@ class Target {
   Target& operator=(const Target&) = delete;
 
   pid_t pid() const { return pid_; }
+  /// Its real parent, the nursery.
+  pid_t parent() const { return nursery_; }
   /// Makes an exit_on_command target exit with `code`.
   void exit(int code) { send(static_cast<char>(code)); }
   void send(char byte);

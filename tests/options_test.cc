@@ -1,0 +1,183 @@
+// Parsing of PIDs, durations, pidfiles and the command line: no processes.
+
+#include "pwait/options.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "pwait/error.h"
+#include "pwait/exit_codes.h"
+#include "pwait/proc.h"
+
+namespace pwait {
+namespace {
+
+using namespace std::chrono_literals;
+
+ParseResult parse(std::vector<std::string> args, std::string_view env = "") {
+  std::vector<const char*> argv{"pwait"};
+  for (auto& a : args) argv.push_back(a.c_str());
+  return parse_options(static_cast<int>(argv.size()), argv.data(), env);
+}
+
+TEST(ParsePid, AcceptsDecimalInRange) {
+  EXPECT_EQ(parse_pid("1"), 1);
+  EXPECT_EQ(parse_pid("1234"), 1234);
+  EXPECT_EQ(parse_pid("00042"), 42);
+}
+
+TEST(ParsePid, RejectsBadValuesNamingThem) {
+  for (std::string bad : {"", "abc", "0", "12abc", "99999999999", "1.5", "-3", "+3", " 3", "3 ",
+                          "0x10", "4294967297", "99999999999999999999999"}) {
+    try {
+      parse_pid(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + bad + "'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(ParsePid, RejectsAbovePidMax) {
+  EXPECT_THROW(parse_pid(std::to_string(static_cast<long long>(pid_max()) + 1)), UsageError);
+  EXPECT_EQ(parse_pid(std::to_string(pid_max())), pid_max());
+}
+
+TEST(ParseDuration, Units) {
+  EXPECT_EQ(parse_duration("10", "t"), 10s);
+  EXPECT_EQ(parse_duration("1.5", "t"), 1500ms);
+  EXPECT_EQ(parse_duration("1.5s", "t"), 1500ms);
+  EXPECT_EQ(parse_duration("250ms", "t"), 250ms);
+  EXPECT_EQ(parse_duration("2m", "t"), 120s);
+  EXPECT_EQ(parse_duration("1h", "t"), 3600s);
+  EXPECT_EQ(parse_duration("0", "t"), 0s);
+}
+
+TEST(ParseDuration, RejectsBadValues) {
+  for (std::string bad : {"", "5x", "x5", "-1", "1.", ".5", "1..5", "1.2.3", "s", "5 s", "1e3",
+                          "inf", "nan", "9999999999h", "5sec"}) {
+    EXPECT_THROW(parse_duration(bad, "timeout"), UsageError) << "'" << bad << "'";
+  }
+  try {
+    parse_duration("5x", "timeout");
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("timeout '5x'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ParsePidList, WhitespaceSeparated) {
+  EXPECT_EQ(parse_pid_list("1 2\n3\t4\r\n\n", "f"), (std::vector<pid_t>{1, 2, 3, 4}));
+  EXPECT_TRUE(parse_pid_list("", "f").empty());
+  EXPECT_TRUE(parse_pid_list(" \n ", "f").empty());
+}
+
+TEST(ParsePidList, NamesFileAndToken) {
+  try {
+    parse_pid_list("12 1x3", "jobs.pid");
+    ADD_FAILURE();
+  } catch (const UsageError& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("jobs.pid"), std::string::npos) << what;
+    EXPECT_NE(what.find("'1x3'"), std::string::npos) << what;
+  }
+}
+
+class PidfileTest : public ::testing::Test {
+ protected:
+  std::string write(const std::string& content) {
+    path_ = ::testing::TempDir() + "pwait_pidfile_" + std::to_string(getpid());
+    std::ofstream(path_, std::ios::binary) << content;
+    return path_;
+  }
+  void TearDown() override {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  std::string path_;
+};
+
+TEST_F(PidfileTest, ReadsPids) { EXPECT_EQ(read_pidfile(write("5\n6 7\n")), (std::vector<pid_t>{5, 6, 7})); }
+
+TEST_F(PidfileTest, RejectsBinary) {
+  std::string p = write(std::string("12\0\x7f" "ELF", 7));
+  try {
+    read_pidfile(p);
+    ADD_FAILURE();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find(p), std::string::npos);
+  }
+}
+
+TEST_F(PidfileTest, RejectsMissingAndDirectory) {
+  EXPECT_THROW(read_pidfile("/nonexistent/pwait.pid"), UsageError);
+  EXPECT_THROW(read_pidfile("/"), UsageError);
+}
+
+TEST(ParseOptions, Defaults) {
+  auto r = parse({"12", "12", "13"});
+  ASSERT_TRUE(r.options);
+  EXPECT_EQ(r.options->pids, (std::vector<pid_t>{12, 13}));  // duplicates count once
+  EXPECT_EQ(r.options->count, 0u);
+  EXPECT_EQ(r.options->backend, "auto");
+  EXPECT_FALSE(r.options->timeout);
+}
+
+TEST(ParseOptions, AllOptions) {
+  auto r = parse({"-o", "-r", "-e", "-t", "1.5s", "-b", "poll", "--interval", "20ms", "-v", "-x", "1", "2"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->count, 1u);
+  EXPECT_TRUE(r.options->reaped);
+  EXPECT_TRUE(r.options->exited_ok);
+  EXPECT_EQ(r.options->timeout, Duration(1500ms));
+  EXPECT_EQ(r.options->backend, "poll");
+  EXPECT_EQ(r.options->interval, Duration(20ms));
+  EXPECT_TRUE(r.options->verbose);
+  EXPECT_TRUE(r.options->exit_status);
+}
+
+TEST(ParseOptions, CountRange) {
+  EXPECT_EQ(parse({"-c", "2", "1", "2", "3"}).options->count, 2u);
+  for (std::string bad : {"0", "4", "x", "-1", ""}) {
+    auto r = parse({"-c", bad, "1", "2", "3"});
+    EXPECT_FALSE(r.options) << bad;
+    EXPECT_EQ(r.exit_code, exit_code::usage) << bad;
+  }
+}
+
+TEST(ParseOptions, BackendFromEnvironmentAndOverride) {
+  EXPECT_EQ(parse({"1"}, "poll").options->backend, "poll");
+  EXPECT_EQ(parse({"-b", "pidfd", "1"}, "poll").options->backend, "pidfd");
+  auto r = parse({"1"}, "bogus");
+  EXPECT_EQ(r.exit_code, exit_code::usage);
+  EXPECT_NE(r.error.find("'bogus'"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("PWAIT_BACKEND"), std::string::npos) << r.error;
+}
+
+TEST(ParseOptions, UsageErrorsAreOneLineWithExitCode2) {
+  std::vector<std::vector<std::string>> cases = {
+      {}, {""}, {"abc"}, {"0"}, {"12abc"}, {"99999999999"}, {"1.5"}, {"-t", "5x", "1"},
+      {"--bogus", "1"}, {"-t"}, {"-F"}, {"-F", "/nonexistent", "1"}, {"-o", "-c", "1", "1"},
+      {"--interval", "0", "1"}, {"-v", "-j", "1"}, {"-b", "nope", "1"}};
+  for (auto& args : cases) {
+    auto r = parse(args);
+    std::string shown;
+    for (auto& a : args) shown += "[" + a + "]";
+    EXPECT_FALSE(r.options) << shown;
+    EXPECT_EQ(r.exit_code, exit_code::usage) << shown;
+    EXPECT_EQ(r.error.rfind("pwait: ", 0), 0u) << shown << r.error;
+    EXPECT_EQ(r.error.find('\n'), std::string::npos) << shown << r.error;
+  }
+}
+
+TEST(ParseOptions, HelpAndVersion) {
+  auto h = parse({"--help"});
+  EXPECT_FALSE(h.options);
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.output.find("Usage: pwait"), std::string::npos);
+  auto v = parse({"-V"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.output.rfind("pwait ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace pwait
