@@ -159,13 +159,13 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   app.add_option("pids", pid_args);
   app.add_option("-F,--pidfile", pidfiles)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("-o,--any", any);
-  app.add_option("-c,--count", count);
+  auto* count_opt = app.add_option("-c,--count", count);
   app.add_flag("-r,--reaped", o.reaped);
   app.add_flag("-e,--exited", o.exited_ok);
-  app.add_option("-t,--timeout", timeout);
-  app.add_option("-b,--backend", backend);
+  auto* timeout_opt = app.add_option("-t,--timeout", timeout);
+  auto* backend_opt = app.add_option("-b,--backend", backend);
   app.add_flag("--list-backends", o.list_backends);
-  app.add_option("--interval", interval);
+  auto* interval_opt = app.add_option("--interval", interval);
   app.add_flag("-v,--verbose", o.verbose);
   app.add_flag("-j,--json", o.json);
   app.add_flag("-x,--exit-status", o.exit_status);
@@ -191,16 +191,16 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   }
 
   try {
-    o.backend = !backend.empty() ? backend : !default_backend.empty() ? std::string(default_backend) : "auto";
+    o.backend = backend_opt->count() ? backend : !default_backend.empty() ? std::string(default_backend) : "auto";
     if (o.backend != "auto" && !find_backend(o.backend))
       throw UsageError(fmt::format("unknown backend {}{} (try --list-backends)", shown(o.backend),
-                                   backend.empty() ? " from PWAIT_BACKEND" : ""));
+                                   backend_opt->count() ? "" : " from PWAIT_BACKEND"));
     if (o.list_backends) {
       result.options = o;
       return result;
     }
-    if (!timeout.empty()) o.timeout = parse_duration(timeout, "timeout");
-    if (!interval.empty()) {
+    if (timeout_opt->count()) o.timeout = parse_duration(timeout, "timeout");
+    if (interval_opt->count()) {
       o.interval = parse_duration(interval, "interval");
       if (*o.interval < std::chrono::milliseconds(1))
         throw UsageError(fmt::format("invalid interval {}: must be at least 1ms", shown(interval)));
@@ -215,9 +215,9 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
     for (pid_t p : all)
       if (seen.insert(p).second) o.pids.push_back(p);
     if (o.pids.empty()) throw UsageError("no PID given");
-    if (any && !count.empty()) throw UsageError("--any and --count exclude each other");
+    if (any && count_opt->count()) throw UsageError("--any and --count exclude each other");
     if (any) o.count = 1;
-    if (!count.empty()) {
+    if (count_opt->count()) {
       std::size_t n = 0;
       auto [p, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
       if (ec != std::errc() || p != count.data() + count.size() || n < 1 || n > o.pids.size())
