@@ -1,0 +1,449 @@
+// The netlink backend: one NETLINK_CONNECTOR socket subscribed to the proc
+// connector (CN_IDX_PROC) sees every thread's exit on the system, with its
+// wait status, at exit time. One fd however many targets; the status is known
+// even when the parent reaps at once or we may not read the zombie's /proc.
+//
+// The connector reports exits only, per thread, and loses events when the
+// receive buffer overflows, so /proc stays the judge of "the whole thread
+// group is gone" (each target's start time guards against PID reuse), and a
+// pidfd opened on the zombie reports the reap.
+
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "pwait/backend.h"
+#include "pwait/error.h"
+#include "pwait/pidfd.h"
+#include "pwait/proc.h"
+
+namespace pwait {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Linux 6.6 (include/uapi/linux/cn_proc.h, struct proc_input): a subscription
+// may carry an event filter; the installed 6.1 headers lack it.
+struct ProcInput {
+  std::uint32_t mcast_op;
+  std::uint32_t event_type;
+};
+static_assert(sizeof(ProcInput) == 8);
+// In C++ the header's enum is nested in struct proc_event.
+constexpr std::uint32_t kEventNone = proc_event::PROC_EVENT_NONE;  // the answer to a subscription
+constexpr std::uint32_t kEventExit = proc_event::PROC_EVENT_EXIT;
+
+// The subscription is answered at once (synchronously, in our send); a kernel
+// that ignores it (outside the initial user/PID namespace, or without
+// CONFIG_PROC_EVENTS) never answers: wait this long, never longer.
+constexpr milliseconds kAckTimeout(500);
+// The default buffer (rmem_default, 208 KiB) holds about 256 events: a fork
+// storm overflows it in milliseconds. 4 MiB holds about 5000; without
+// CAP_NET_ADMIN the kernel caps it at rmem_max and ENOBUFS recovery covers it.
+constexpr int kRecvBuffer = 4 << 20;
+// Tags in the shared epoll: the socket; a target's reap pidfd is its index.
+constexpr std::uint64_t kSocketTag = std::uint64_t{1} << 62;
+// Messages per recvmmsg, and batches per drain before the waiter looks at
+// its targets again (a machine's exit rate must not starve them).
+constexpr unsigned kBatch = 64;
+constexpr int kMaxBatchesPerDrain = 64;
+// Before Linux 6.9 a pidfd does not report the reap: look this often.
+constexpr milliseconds kReapPoll(100);
+
+// One proc connector message, checked: from the kernel, with the connector's
+// proc id and a whole proc_event.
+struct ProcMessage {
+  std::uint32_t what = 0;
+  std::uint32_t ack = 0;  // cn_msg.ack: our subscription's ack + 1 on its answer
+  proc_event event{};
+};
+
+std::optional<ProcMessage> decode(const char* buf, std::size_t len, const sockaddr_nl& from) {
+  // Anyone may unicast to our port id: only the kernel (port 0) speaks for it.
+  if (from.nl_family != AF_NETLINK || from.nl_pid != 0) return std::nullopt;
+  if (len < NLMSG_LENGTH(sizeof(cn_msg))) return std::nullopt;
+  nlmsghdr nlh;
+  std::memcpy(&nlh, buf, sizeof nlh);
+  if (nlh.nlmsg_len > len || nlh.nlmsg_len < NLMSG_LENGTH(sizeof(cn_msg))) return std::nullopt;
+  if (nlh.nlmsg_type != NLMSG_DONE) return std::nullopt;
+  cn_msg cn;
+  std::memcpy(&cn, buf + NLMSG_HDRLEN, sizeof cn);
+  if (cn.id.idx != CN_IDX_PROC || cn.id.val != CN_VAL_PROC) return std::nullopt;
+  std::size_t have = nlh.nlmsg_len - NLMSG_LENGTH(sizeof(cn_msg));
+  // Every event we read (ack, exit) ends before the union's end; newer
+  // kernels may only make proc_event longer.
+  constexpr std::size_t need = offsetof(proc_event, event_data) + sizeof(proc_event::event_data.exit);
+  if (cn.len < need || have < need) return std::nullopt;
+  ProcMessage m;
+  std::memcpy(&m.event, buf + NLMSG_HDRLEN + sizeof(cn_msg), std::min<std::size_t>(have, sizeof m.event));
+  m.what = m.event.what;
+  m.ack = cn.ack;
+  return m;
+}
+
+// Sends a proc connector control message with `payload`.
+bool send_control(int fd, const void* payload, std::uint16_t size, std::uint32_t ack) {
+  alignas(nlmsghdr) char buf[NLMSG_SPACE(sizeof(cn_msg) + sizeof(ProcInput))] = {};
+  auto* nlh = reinterpret_cast<nlmsghdr*>(buf);
+  nlh->nlmsg_len = NLMSG_LENGTH(sizeof(cn_msg) + size);
+  nlh->nlmsg_type = NLMSG_DONE;
+  nlh->nlmsg_pid = 0;  // the kernel fills in our port id
+  auto* cn = reinterpret_cast<cn_msg*>(NLMSG_DATA(nlh));
+  cn->id.idx = CN_IDX_PROC;
+  cn->id.val = CN_VAL_PROC;
+  cn->ack = ack;
+  cn->len = size;
+  std::memcpy(cn->data, payload, size);
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;  // nl_pid 0: the kernel
+  ssize_t n;
+  do n = sendto(fd, buf, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(nlh->nlmsg_len);
+}
+
+bool in_initial_user_namespace() {
+  std::ifstream map("/proc/self/uid_map");
+  if (!map) return true;  // cannot tell: do not blame it
+  long inside = -1, outside = -1, count = -1;
+  if (!(map >> inside >> outside >> count)) return false;  // a namespace without a mapping
+  return inside == 0 && outside == 0 && count == 4294967295L;
+}
+
+// A bound NETLINK_CONNECTOR socket in the proc group, or the reason there is none.
+Fd open_connector(std::string& why) {
+  Fd fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR));
+  if (!fd) {
+    why = errno == EPROTONOSUPPORT || errno == EAFNOSUPPORT
+              ? "socket NETLINK_CONNECTOR: not supported by this kernel (needs CONFIG_CONNECTOR)"
+              : fmt::format("socket NETLINK_CONNECTOR: {}", strerror(errno));
+    return fd;
+  }
+  // Privileged callers may go past rmem_max; the others get what rmem_max allows.
+  int size = kRecvBuffer;
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  sockaddr_nl self{};
+  self.nl_family = AF_NETLINK;
+  self.nl_groups = CN_IDX_PROC;
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&self), sizeof self) != 0) {
+    why = errno == EPERM
+              ? "bind to the proc connector group: not permitted (before Linux 6.6 this needs CAP_NET_ADMIN)"
+              : fmt::format("bind to the proc connector group: {}", strerror(errno));
+    return Fd();
+  }
+  return fd;
+}
+
+// Subscribes `fd` to process events and waits for the kernel's answer, so a
+// caller knows exits are reported from the moment this returns. The reason
+// it cannot, or nullopt. Events read while waiting are dropped: whoever
+// subscribes checks its targets afterwards.
+std::optional<std::string> subscribe(int fd) {
+  std::uint32_t ack = std::random_device{}() | 1;  // answers to other subscribers carry theirs
+  if (ack == UINT32_MAX) ack = 1;
+  std::uint32_t op = PROC_CN_MCAST_LISTEN;
+  if (!send_control(fd, &op, sizeof op, ack)) {
+    if (errno == ECONNREFUSED)
+      return "the proc connector refused the subscription: it serves only the initial network "
+             "namespace";
+    return fmt::format("send PROC_CN_MCAST_LISTEN: {}", strerror(errno));
+  }
+  auto until = Clock::now() + kAckTimeout;
+  for (;;) {
+    auto left = std::chrono::ceil<milliseconds>(until - Clock::now()).count();
+    if (left <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno != EINTR) return fmt::format("poll: {}", strerror(errno));
+    if (r <= 0) continue;
+    alignas(nlmsghdr) char buf[512];
+    sockaddr_nl from{};
+    socklen_t fromlen = sizeof from;
+    ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fromlen);
+    if (n < 0) {
+      // ENOBUFS: events flooded in and the answer may be lost with them: ask again.
+      if (errno == ENOBUFS && send_control(fd, &op, sizeof op, ack)) continue;
+      if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS) continue;
+      return fmt::format("recv from the proc connector: {}", strerror(errno));
+    }
+    auto m = decode(buf, static_cast<std::size_t>(n), from);
+    if (!m || m->what != kEventNone || m->ack != ack + 1) continue;
+    std::uint32_t err = m->event.event_data.ack.err;
+    if (err == EPERM)
+      return "subscribing to process events needs CAP_NET_ADMIN before Linux 6.6";
+    if (err != 0) return fmt::format("the proc connector refused the subscription: {}", strerror(static_cast<int>(err)));
+    if (kernel_at_least(6, 6)) {
+      // Only exits from now on: a fork storm then costs half the events.
+      // (The answer to this one is filtered out with the rest.)
+      ProcInput filter{PROC_CN_MCAST_LISTEN, kEventExit};
+      send_control(fd, &filter, sizeof filter, 0);
+    }
+    return std::nullopt;
+  }
+  if (!in_initial_user_namespace())
+    return "the kernel ignores process-event subscribers outside the initial user namespace";
+  return fmt::format(
+      "no answer from the proc connector within {} ms (kernel without CONFIG_PROC_EVENTS, or "
+      "pwait outside the initial PID namespace)",
+      kAckTimeout.count());
+}
+
+// Lets the kernel stop generating events once nobody listens.
+void unsubscribe(int fd) {
+  std::uint32_t op = PROC_CN_MCAST_IGNORE;
+  send_control(fd, &op, sizeof op, 0);
+}
+
+class NetlinkWaiter final : public Waiter {
+ public:
+  NetlinkWaiter(EventLoop& loop, const WatchSpec& spec) : loop_(loop), spec_(spec) {}
+  ~NetlinkWaiter() override {
+    if (subscribed_) unsubscribe(sock_.get());
+  }
+
+  void watch(std::span<const pid_t> pids, std::vector<Event>& out) override {
+    std::string why;
+    sock_ = open_connector(why);
+    if (!sock_) throw WatchError("netlink: " + why);
+    if (auto why = subscribe(sock_.get())) throw WatchError("netlink: " + *why);
+    subscribed_ = true;
+    loop_.add(sock_.get(), EPOLLIN, kSocketTag);
+
+    // Subscribed first, checked second: an exit from now on is in the socket.
+    pids_ = pids;
+    targets_.resize(pids.size());
+    by_pid_.reserve(pids.size());
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+      auto st = read_proc_stat(pids[i]);
+      if (!st) {
+        targets_[i].done = true;
+        out.push_back({EventKind::missing, i, std::nullopt});
+        continue;
+      }
+      auto tgid = read_tgid(pids[i]);
+      if (tgid && *tgid != pids[i])
+        throw WatchError(fmt::format("{}: is a thread of process {}, not a process", pids[i], *tgid));
+      targets_[i].start_time = st->start_time;
+      by_pid_.emplace(pids[i], i);
+      // Already exited: settle() reports it, with the status from an event
+      // that came in since the subscription, if any.
+      if (st->group_exited()) mark_pending(i);
+    }
+    drain();
+    settle(out);
+  }
+
+  void wait(std::vector<Event>& out) override {
+    std::size_t before = out.size();
+    while (out.size() == before && !loop_.stopped()) {
+      std::optional<Duration> max_wait;
+      if (!reap_polled_.empty()) max_wait = kReapPoll;
+      for (const epoll_event& ev : loop_.wait(max_wait)) {
+        if (ev.data.u64 == kSocketTag) drain();
+        else if (ev.events & EPOLLHUP) reaped(ev.data.u64, out);
+      }
+      settle(out);
+      poll_reaps(out);
+    }
+  }
+
+ private:
+  struct Target {
+    unsigned long long start_time = 0;
+    bool exited = false;
+    bool done = false;      // nothing more to report
+    bool pending = false;   // an event came in: look at it in settle()
+    std::optional<int> code;  // exit_code of the latest exit event of one of its threads
+    bool code_from_leader = false;
+    std::optional<int> status;
+    Fd pidfd;  // after the exit, with follow_reap: tells the reap
+  };
+
+  void mark_pending(std::size_t i) {
+    if (targets_[i].pending) return;
+    targets_[i].pending = true;
+    pending_.push_back(i);
+  }
+
+  // Reads what the socket holds now (bounded). Exit events of our targets'
+  // threads mark them pending; everything else is dropped.
+  void drain() {
+    std::array<std::array<char, 512>, kBatch> bufs;
+    std::array<sockaddr_nl, kBatch> from;
+    std::array<iovec, kBatch> iov;
+    std::array<mmsghdr, kBatch> msgs;
+    for (int batch = 0; batch < kMaxBatchesPerDrain; ++batch) {
+      for (unsigned k = 0; k < kBatch; ++k) {
+        iov[k] = {bufs[k].data(), bufs[k].size()};
+        msgs[k] = {};
+        msgs[k].msg_hdr.msg_name = &from[k];
+        msgs[k].msg_hdr.msg_namelen = sizeof from[k];
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+      }
+      int n = recvmmsg(sock_.get(), msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return;
+        if (errno == ENOBUFS) {
+          // The buffer overflowed and events were lost: every target that has
+          // not exited is looked at again in settle().
+          for (std::size_t i = 0; i < targets_.size(); ++i) {
+            if (targets_[i].exited || targets_[i].done) continue;
+            mark_pending(i);
+          }
+          continue;
+        }
+        throw_errno("recvmmsg", "proc connector");
+      }
+      for (int k = 0; k < n; ++k) {
+        if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) continue;
+        auto m = decode(bufs[k].data(), msgs[k].msg_len, from[k]);
+        if (m && m->what == kEventExit) on_exit_event(m->event);
+      }
+      if (static_cast<unsigned>(n) < kBatch) return;
+    }
+  }
+
+  void on_exit_event(const proc_event& ev) {
+    auto it = by_pid_.find(ev.event_data.exit.process_tgid);
+    if (it == by_pid_.end()) return;
+    Target& t = targets_[it->second];
+    if (t.exited) return;
+    // exit_code is the wait status (exit_signal is what the parent gets: SIGCHLD).
+    t.code = static_cast<int>(ev.event_data.exit.exit_code);
+    t.code_from_leader = ev.event_data.exit.process_pid == ev.event_data.exit.process_tgid;
+    mark_pending(it->second);
+  }
+
+  // Looks at every pending target: an exit event (or a lost one) is the end
+  // of the process only once the whole thread group is gone.
+  void settle(std::vector<Event>& out) {
+    for (std::size_t k = 0; k < pending_.size(); ++k) {
+      std::size_t i = pending_[k];
+      Target& t = targets_[i];
+      t.pending = false;
+      if (t.exited || t.done) continue;
+      auto st = read_proc_stat(pids_[i]);
+      bool same = st && st->start_time == t.start_time;  // else reaped (maybe reused)
+      if (same && !st->group_exited()) continue;        // one thread ended; the process lives on
+      if (t.code_from_leader) {
+        // The leader's event is the last one only if no other thread outlived
+        // it; one that did has left the group already (that is what /proc
+        // showed) and its event is on its way: take it too.
+        drain();
+      }
+      Event ev{EventKind::exited, i, std::nullopt};
+      if (t.code) ev.status = t.code;
+      else if (same) ev.status = zombie_status(pids_[i], *st);
+      if (same) {
+        ev.zombie = true;
+        ev.parent = st->ppid;
+      }
+      exited(i, ev, out);
+    }
+    pending_.clear();
+  }
+
+  void exited(std::size_t i, const Event& ev, std::vector<Event>& out) {
+    Target& t = targets_[i];
+    t.exited = true;
+    t.status = ev.status;
+    by_pid_.erase(pids_[i]);
+    out.push_back(ev);
+    if (!spec_.follow_reap) {
+      t.done = true;
+      return;
+    }
+    if (!ev.zombie) return reaped(i, out);
+    watch_reap(i, out);
+  }
+
+  // The zombie's reap: a pidfd reports it (EPOLLHUP, Linux 6.9+). The pidfd
+  // is opened by number, so it counts only if /proc, read afterwards, still
+  // shows the same process: a zombie holds its PID, nothing can reuse it.
+  void watch_reap(std::size_t i, std::vector<Event>& out) {
+    Target& t = targets_[i];
+    Fd fd = open_pidfd(pids_[i]);
+    if (!fd && errno == ESRCH) return reaped(i, out);
+    if (fd) {
+      if (!same_process(i)) return reaped(i, out);
+      if (kernel_reports_reap_) loop_.add(fd.get(), 0, i);  // EPOLLHUP needs no asking
+      else reap_polled_.push_back(i);
+      t.pidfd = std::move(fd);
+      return;
+    }
+    // No fd to spare (thousands of zombies at once): the start time tells.
+    reap_polled_.push_back(i);
+  }
+
+  bool same_process(std::size_t i) const {
+    auto st = read_proc_stat(pids_[i]);
+    return st && st->start_time == targets_[i].start_time;
+  }
+
+  void reaped(std::size_t i, std::vector<Event>& out) {
+    Target& t = targets_[i];
+    if (t.done) return;
+    t.done = true;
+    std::optional<int> status = t.status;
+    if (!status && t.pidfd) status = pidfd_exit_status(t.pidfd.get());
+    t.pidfd.reset();  // closing drops it from the epoll
+    out.push_back({EventKind::reaped, i, status});
+  }
+
+  void poll_reaps(std::vector<Event>& out) {
+    std::erase_if(reap_polled_, [&](std::size_t i) {
+      const Target& t = targets_[i];
+      bool alive = t.pidfd ? pidfd_alive(t.pidfd.get()) : same_process(i);
+      if (alive) return false;
+      reaped(i, out);
+      return true;
+    });
+  }
+
+  EventLoop& loop_;
+  WatchSpec spec_;
+  Fd sock_;
+  bool subscribed_ = false;
+  std::span<const pid_t> pids_;
+  std::vector<Target> targets_;
+  std::unordered_map<pid_t, std::size_t> by_pid_;  // targets not yet exited
+  std::vector<std::size_t> pending_;
+  std::vector<std::size_t> reap_polled_;
+  const bool kernel_reports_reap_ = kernel_at_least(6, 9);  // EPOLLHUP on reap
+};
+
+}  // namespace
+
+std::optional<std::string> netlink_probe(const Needs&) {
+  if (!read_proc_stat(getpid())) return "/proc is not mounted";
+  std::string why;
+  Fd fd = open_connector(why);
+  if (!fd) return why;
+  if (auto refused = subscribe(fd.get())) return refused;
+  unsubscribe(fd.get());
+  return std::nullopt;
+}
+
+std::unique_ptr<Waiter> netlink_create(EventLoop& loop, const WatchSpec& spec) {
+  return std::make_unique<NetlinkWaiter>(loop, spec);
+}
+
+}  // namespace pwait
