@@ -12,6 +12,10 @@ namespace {
 const Backend kBackends[] = {
     {"pidfd", "pidfd_open(2) + epoll: no privilege, immune to PID reuse", pidfd_probe,
      pidfd_create},
+    {"netlink", "proc connector: one socket for any number of targets, status at exit time",
+     netlink_probe, netlink_create},
+    {"ptrace", "PTRACE_SEIZE + exit stop: status before any reap; intercepts the signals",
+     ptrace_probe, ptrace_create},
     {"poll", "kill(2) + /proc polling: the last resort, reuse-safe by start time", poll_probe,
      poll_create},
 };

@@ -48,6 +48,10 @@ namespace pwait {
 // Each src/waiter_NAME.cc provides one probe and one factory for the table.
 std::optional<std::string> pidfd_probe(const Needs& needs);
 std::unique_ptr<Waiter> pidfd_create(EventLoop& loop, const WatchSpec& spec);
+std::optional<std::string> netlink_probe(const Needs& needs);
+std::unique_ptr<Waiter> netlink_create(EventLoop& loop, const WatchSpec& spec);
+std::optional<std::string> ptrace_probe(const Needs& needs);
+std::unique_ptr<Waiter> ptrace_create(EventLoop& loop, const WatchSpec& spec);
 std::optional<std::string> poll_probe(const Needs& needs);
 std::unique_ptr<Waiter> poll_create(EventLoop& loop, const WatchSpec& spec);
 
