@@ -1,0 +1,1148 @@
+// pwait's benchmark harness (issue 5). Runs every waiter the same way:
+//
+//   harness --fork--> reaper --fork--> N targets (own process group, pause())
+//           --fork/exec--> waiter PIDs...   (soft RLIMIT_NOFILE 1024)
+//
+// The targets are children of the reaper, which reaps them at once; the
+// waiter is the harness's child, so the harness sees its end through a pidfd
+// and its CPU time and peak RSS through wait4(). After the waiter settles the
+// harness kills the whole target group with one kill(-pgid, SIGKILL) and
+// times (CLOCK_MONOTONIC, shared by all processes) how long the waiter takes
+// to return, next to how long the reaper takes to reap every target (the
+// kernel's floor). Every figure that is a claim is a ratio to a yardstick
+// measured in the same run: the minimal pidfd + poll waiter, the floor, or
+// `true`.
+//
+// Output: Markdown on stdout, and in --out: RESULTS.md, raw.tsv, gnuplot
+// data and scripts (bench/run draws the PNGs).
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+// ---------------------------------------------------------------- utilities
+
+using Ns = std::int64_t;
+
+Ns now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return Ns{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char* f, ...) {
+  char buf[4096];
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "harness: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::exit(2);
+}
+
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Waits until `fd` is readable or `timeout` ns pass; true if readable.
+bool wait_readable(int fd, Ns timeout) {
+  Ns deadline = now_ns() + timeout;
+  for (;;) {
+    Ns left = deadline - now_ns();
+    if (left < 0) left = 0;
+    pollfd p{fd, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>((left + 999'999) / 1'000'000));
+    if (n > 0) return true;
+    if (n == 0 && now_ns() >= deadline) return false;
+    if (n < 0 && errno != EINTR) die("poll");
+  }
+}
+
+bool read_full(int fd, void* buf, std::size_t len) {
+  auto* p = static_cast<char*>(buf);
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool write_full(int fd, const void* buf, std::size_t len) {
+  auto* p = static_cast<const char*>(buf);
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::string slurp(const std::string& path, std::size_t cap = 65536) {
+  std::string out;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  ssize_t n;
+  while (out.size() < cap && (n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  close(fd);
+  return out;
+}
+
+std::string first_line(std::string s) {
+  auto nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  if (s.size() > 120) s = s.substr(0, 117) + "...";
+  for (char& c : s)
+    if (c == '|') c = '/';  // keeps Markdown tables intact
+  return s;
+}
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen((cmd + " 2>/dev/null").c_str(), "r");
+  if (!f) return out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, f)) out += buf;
+  pclose(f);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+bool in_path(const std::string& prog) {
+  if (prog.find('/') != std::string::npos) return access(prog.c_str(), X_OK) == 0;
+  std::string path = getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string full = path.substr(start, end - start) + "/" + prog;
+    if (access(full.c_str(), X_OK) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// Run time of a task in ns, from /proc/PID/schedstat (first field).
+Ns task_runtime(pid_t pid) {
+  std::string s = slurp(fmt("/proc/%d/schedstat", pid), 256);
+  return s.empty() ? -1 : std::strtoll(s.c_str(), nullptr, 10);
+}
+
+// CPU of the waiter and of the children it has reaped (a shell loop's
+// `sleep`s): schedstat of every thread plus cutime+cstime (clock ticks).
+Ns waiter_cpu(pid_t pid) {
+  Ns total = 0;
+  std::string stat = slurp(fmt("/proc/%d/stat", pid), 2048);
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  // Fields after comm: 3 state ... 16 cutime 17 cstime.
+  std::vector<std::string> f;
+  std::size_t i = close + 2;
+  while (i < stat.size() && f.size() < 20) {
+    auto sp = stat.find(' ', i);
+    if (sp == std::string::npos) sp = stat.size();
+    f.push_back(stat.substr(i, sp - i));
+    i = sp + 1;
+  }
+  if (f.size() < 15) return -1;
+  long hz = sysconf(_SC_CLK_TCK);
+  total += (std::atoll(f[13].c_str()) + std::atoll(f[14].c_str())) * (1'000'000'000 / hz);
+  // A single-threaded waiter is the common case: list threads only when there are several.
+  if (f.size() >= 18 && std::atoi(f[17].c_str()) > 1) {
+    DIR* dir = opendir(fmt("/proc/%d/task", pid).c_str());
+    while (dirent* e = dir ? readdir(dir) : nullptr) {
+      if (e->d_name[0] == '.') continue;
+      Ns r = task_runtime(std::atoi(e->d_name));
+      if (r > 0) total += r;
+    }
+    if (dir) closedir(dir);
+  } else {
+    Ns r = task_runtime(pid);
+    if (r < 0) return -1;
+    total += r;
+  }
+  return total;
+}
+
+// ------------------------------------------------------------------ limits
+
+rlimit g_orig_nofile{};  // what the harness was started with: waiters get soft 1024 under this hard limit
+
+void raise_own_nofile() {
+  getrlimit(RLIMIT_NOFILE, &g_orig_nofile);
+  // The harness holds a pidfd per target (to check that a waiter did not
+  // return early): raise its own limit; as root the hard one too.
+  rlimit want{65536, 65536};
+  if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+    want.rlim_cur = want.rlim_max = g_orig_nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &want);
+  }
+}
+
+// ----------------------------------------------------------------- targets
+
+// N targets, children of a reaper, in a process group of their own.
+struct Targets {
+  pid_t reaper = -1;
+  pid_t pgid = -1;
+  std::vector<pid_t> pids;
+  std::vector<pollfd> pidfds;  // the harness's own view, to catch early returns
+  int report = -1;             // reaper -> harness: pids, then the last reap time
+  std::string error;
+
+  Targets() = default;
+  Targets(const Targets&) = delete;
+  Targets& operator=(const Targets&) = delete;
+  ~Targets() { cleanup(); }
+
+  void cleanup() {
+    if (pgid > 0) kill(-pgid, SIGKILL);
+    for (auto& p : pidfds) close(p.fd);
+    pidfds.clear();
+    if (report >= 0) close(report);
+    report = -1;
+    if (reaper > 0) {
+      kill(reaper, SIGKILL);
+      waitpid(reaper, nullptr, 0);
+    }
+    reaper = -1;
+    pgid = -1;
+  }
+};
+
+[[noreturn]] void reaper_main(std::size_t n, int report) {
+  prctl(PR_SET_NAME, "bench-reaper");
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  std::vector<pid_t> pids;
+  pids.reserve(n);
+  pid_t pgid = 0;
+  int32_t err = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    pid_t p = fork();
+    if (p < 0) {
+      err = errno;
+      break;
+    }
+    if (p == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() == 1) _exit(0);
+      setpgid(0, pgid);
+      prctl(PR_SET_NAME, "bench-target");
+      syscall(SYS_close_range, 0, ~0U, 0);
+      for (;;) pause();
+    }
+    setpgid(p, pgid == 0 ? p : pgid);  // both sides, so neither races
+    if (pgid == 0) pgid = p;
+    pids.push_back(p);
+  }
+  int32_t count = static_cast<int32_t>(pids.size());
+  write_full(report, &err, sizeof err);
+  write_full(report, &count, sizeof count);
+  write_full(report, pids.data(), pids.size() * sizeof(pid_t));
+  // Reap every target as soon as it ends; report when the last one was reaped.
+  std::size_t reaped = 0;
+  Ns last = 0;
+  while (reaped < pids.size()) {
+    pid_t p = waitpid(-1, nullptr, 0);
+    if (p > 0) {
+      ++reaped;
+      last = now_ns();
+    } else if (errno != EINTR) {
+      break;
+    }
+  }
+  write_full(report, &last, sizeof last);
+  _exit(0);
+}
+
+bool start_targets(std::size_t n, Targets& t) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) die("pipe2");
+  pid_t r = fork();
+  if (r < 0) die("fork reaper");
+  if (r == 0) {
+    close(fds[0]);
+    reaper_main(n, fds[1]);
+  }
+  close(fds[1]);
+  t.reaper = r;
+  t.report = fds[0];
+  int32_t err = 0, count = 0;
+  if (!read_full(t.report, &err, sizeof err) || !read_full(t.report, &count, sizeof count)) {
+    t.error = "reaper died";
+    return false;
+  }
+  t.pids.resize(static_cast<std::size_t>(count));
+  if (!read_full(t.report, t.pids.data(), t.pids.size() * sizeof(pid_t))) {
+    t.error = "reaper died";
+    return false;
+  }
+  if (!t.pids.empty()) t.pgid = t.pids[0];
+  if (err != 0 || t.pids.size() != n) {
+    t.error = fmt("could only start %zu of %zu targets: fork: %s", t.pids.size(), n, std::strerror(err));
+    return false;
+  }
+  t.pidfds.reserve(n);
+  for (pid_t p : t.pids) {
+    int fd = pidfd_open(p);
+    if (fd < 0) die(fmt("pidfd_open %d (target)", p));
+    t.pidfds.push_back({fd, POLLIN, 0});
+  }
+  return true;
+}
+
+// Targets still running (pidfd not readable), checked the moment a waiter returns.
+std::size_t still_running(Targets& t) {
+  if (t.pidfds.empty()) return 0;
+  for (auto& p : t.pidfds) p.revents = 0;
+  if (poll(t.pidfds.data(), t.pidfds.size(), 0) < 0) die("poll targets");
+  std::size_t n = 0;
+  for (auto& p : t.pidfds)
+    if (!(p.revents & POLLIN)) ++n;
+  return n;
+}
+
+// ----------------------------------------------------------------- waiters
+
+struct WaiterDef {
+  std::string name;  // row label
+  std::string key;   // file-safe
+  std::string note;  // how it is run, for RESULTS.md
+  std::function<std::vector<std::string>(const Targets&)> argv;
+  std::function<std::vector<std::string>(pid_t gone)> gone_argv;
+  std::string unavailable;  // why it cannot run here; empty when it can
+  bool is_pwait = false;
+};
+
+std::vector<std::string> pid_args(const Targets& t, const std::string& prefix = "") {
+  std::vector<std::string> out;
+  out.reserve(t.pids.size());
+  for (pid_t p : t.pids) out.push_back(prefix + std::to_string(p));
+  return out;
+}
+
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+const char* kShellLoop = "for p; do while kill -0 \"$p\" 2>/dev/null; do sleep 0.1; done; done";
+
+std::vector<WaiterDef> make_waiters(const std::string& pwait, const std::string& minimal) {
+  std::vector<WaiterDef> w;
+  w.push_back({"minimal pidfd+poll", "minimal", "bench/minimal_waiter.cc: pidfd_open + poll(2), nothing else",
+               [=](const Targets& t) { return concat({minimal}, pid_args(t)); },
+               [=](pid_t g) { return std::vector<std::string>{minimal, std::to_string(g)}; }, "", false});
+  // pwait: auto, then every backend the table may hold.
+  std::string list = run_capture("'" + pwait + "' --list-backends");
+  w.push_back({"pwait", "pwait", "pwait PID... (backend auto)",
+               [=](const Targets& t) { return concat({pwait}, pid_args(t)); },
+               [=](pid_t g) { return std::vector<std::string>{pwait, std::to_string(g)}; },
+               access(pwait.c_str(), X_OK) == 0 ? "" : "pwait binary not found", true});
+  for (std::string b : {"pidfd", "poll", "netlink", "ptrace"}) {
+    std::string why;
+    std::size_t at = std::string::npos;
+    for (std::size_t pos = 0; pos < list.size();) {
+      auto end = list.find('\n', pos);
+      if (end == std::string::npos) end = list.size();
+      std::string line = list.substr(pos, end - pos);
+      if (line.rfind(b + " ", 0) == 0) at = pos;
+      if (at == pos) {
+        if (line.find("unavailable") != std::string::npos) {
+          auto r = line.find("unavailable");
+          why = "unavailable: " + line.substr(std::min(line.size(), r + 12));
+        }
+        break;
+      }
+      pos = end + 1;
+    }
+    if (at == std::string::npos) why = "not in this pwait build (--list-backends)";
+    w.push_back({"pwait --backend " + b, "pwait-" + b, "pwait --backend " + b + " PID...",
+                 [=](const Targets& t) { return concat({pwait, "--backend", b}, pid_args(t)); },
+                 [=](pid_t g) { return std::vector<std::string>{pwait, "--backend", b, std::to_string(g)}; },
+                 why, true});
+  }
+  w.push_back({"procps pidwait", "pidwait", "pidwait -g PGID (procps; all targets share a process group)",
+               [](const Targets& t) { return std::vector<std::string>{"pidwait", "-g", std::to_string(t.pgid)}; },
+               [](pid_t g) { return std::vector<std::string>{"pidwait", "-g", std::to_string(g)}; },
+               in_path("pidwait") ? "" : "not installed (apt-get install procps)", false});
+  w.push_back({"tail --pid", "tail", "tail --pid=PID... -f /dev/null (coreutils, default 1 s interval)",
+               [](const Targets& t) { return concat({"tail"}, concat(pid_args(t, "--pid="), {"-f", "/dev/null"})); },
+               [](pid_t g) { return std::vector<std::string>{"tail", "--pid=" + std::to_string(g), "-f", "/dev/null"}; },
+               in_path("tail") ? "" : "not installed (coreutils)", false});
+  w.push_back({"while kill -0 loop", "kill0", std::string("sh -c '") + kShellLoop + "' sh PID... (dash)",
+               [](const Targets& t) { return concat({"sh", "-c", kShellLoop, "sh"}, pid_args(t)); },
+               [](pid_t g) { return std::vector<std::string>{"sh", "-c", kShellLoop, "sh", std::to_string(g)}; }, "",
+               false});
+  w.push_back({"strace -p", "strace", "strace -qqq -e trace=none -e signal=none -p PID... (ptrace)",
+               [](const Targets& t) {
+                 std::vector<std::string> a{"strace", "-qqq", "-e", "trace=none", "-e", "signal=none"};
+                 for (pid_t p : t.pids) {
+                   a.push_back("-p");
+                   a.push_back(std::to_string(p));
+                 }
+                 return a;
+               },
+               [](pid_t g) {
+                 return std::vector<std::string>{"strace", "-qqq", "-e", "trace=none", "-p", std::to_string(g)};
+               },
+               in_path("strace") ? "" : "not installed (apt-get install strace)", false});
+  return w;
+}
+
+// ------------------------------------------------------------------- runs
+
+struct RunResult {
+  bool ok = false;
+  std::string fail;       // why the row failed
+  Ns t_return = -1;       // kill -> waiter returned
+  Ns t_floor = -1;        // kill -> reaper reaped the last target
+  Ns cpu = -1;            // waiter user+sys (incl. reaped children), whole life
+  long maxrss_kb = -1;    // waiter's own program (see clear_refs below)
+  double idle_frac = -1;  // CPU share of one core while waiting (idle runs only)
+};
+
+struct RunSpec {
+  Ns settle_min = 100'000'000;
+  Ns settle_jitter = 100'000'000;
+  Ns settle_max = 60'000'000'000;
+  Ns idle_window = 0;  // >0: measure CPU share over this window after settling
+  Ns deadline = 10'000'000'000;
+};
+
+std::string g_errfile;
+std::mt19937_64 g_rng(12345);
+
+pid_t spawn_waiter(const std::vector<std::string>& argv, int errfd) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t p = fork();
+  if (p < 0) die("fork waiter");
+  if (p == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(errfd, 2);
+    // What users have: soft 1024 under the machine's hard limit.
+    rlimit lim{std::min<rlim_t>(1024, g_orig_nofile.rlim_max), g_orig_nofile.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &lim);
+    // wait4() reports the larger of the exec'd program's peak RSS and this
+    // forked copy's: reset the copy's high-water mark to its (small) current RSS.
+    int cr = open("/proc/self/clear_refs", O_WRONLY);
+    if (cr >= 0) {
+      (void)!write(cr, "5", 1);
+      close(cr);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execvp(args[0], args.data());
+    dprintf(2, "exec %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  return p;
+}
+
+RunResult run_once(const WaiterDef& w, std::size_t n, const RunSpec& spec) {
+  RunResult r;
+  Targets t;
+  if (!start_targets(n, t)) {
+    r.fail = t.error;
+    return r;
+  }
+  int errfd = open(g_errfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (errfd < 0) die("open " + g_errfile);
+  pid_t wp = spawn_waiter(w.argv(t), errfd);
+  close(errfd);
+  int wfd = pidfd_open(wp);
+  if (wfd < 0) die("pidfd_open waiter");
+
+  auto finish_waiter = [&](int& status, rusage& ru) {
+    while (wait4(wp, &status, 0, &ru) < 0 && errno == EINTR) {
+    }
+    close(wfd);
+    r.cpu = Ns{ru.ru_utime.tv_sec + ru.ru_stime.tv_sec} * 1'000'000'000 +
+            Ns{ru.ru_utime.tv_usec + ru.ru_stime.tv_usec} * 1000;
+    r.maxrss_kb = ru.ru_maxrss;
+  };
+  auto describe_exit = [&](int status) {
+    std::string why = WIFEXITED(status) ? fmt("exit %d", WEXITSTATUS(status))
+                                        : fmt("killed by signal %d", WTERMSIG(status));
+    std::string err = first_line(slurp(g_errfile, 4096));
+    return err.empty() ? why : why + ": " + err;
+  };
+
+  // Settle: a minimum (with jitter, so the kill lands at a random phase of
+  // a polling waiter's interval), then until the waiter's CPU use is below
+  // 10% of a core over 100 ms (its set-up is over).
+  Ns start = now_ns();
+  Ns min_end = start + spec.settle_min +
+               (spec.settle_jitter ? static_cast<Ns>(g_rng() % static_cast<std::uint64_t>(spec.settle_jitter)) : 0);
+  bool exited_early = false;
+  std::vector<Ns> samples;
+  for (;;) {
+    if (wait_readable(wfd, 20'000'000)) {
+      exited_early = true;
+      break;
+    }
+    samples.push_back(waiter_cpu(wp));
+    Ns now = now_ns();
+    if (now >= min_end && samples.size() >= 6) {
+      Ns used = samples.back() - samples[samples.size() - 6];
+      if (used < 10'000'000) break;  // < 10 ms of CPU in the last ~100 ms
+    }
+    if (now - start > spec.settle_max) break;
+  }
+  if (!exited_early && spec.idle_window > 0) {
+    Ns c0 = waiter_cpu(wp), w0 = now_ns();
+    if (wait_readable(wfd, spec.idle_window)) {
+      exited_early = true;
+    } else {
+      Ns c1 = waiter_cpu(wp), w1 = now_ns();
+      r.idle_frac = static_cast<double>(c1 - c0) / static_cast<double>(w1 - w0);
+    }
+  }
+  if (exited_early) {
+    int status = 0;
+    rusage ru{};
+    finish_waiter(status, ru);
+    r.fail = "returned before the kill: " + describe_exit(status);
+    return r;
+  }
+
+  Ns t0 = now_ns();
+  if (kill(-t.pgid, SIGKILL) != 0) die("kill targets");
+  bool returned = wait_readable(wfd, spec.deadline);
+  Ns t1 = now_ns();
+  std::size_t running = returned ? still_running(t) : 0;
+  if (!returned) kill(wp, SIGKILL);
+  int status = 0;
+  rusage ru{};
+  finish_waiter(status, ru);
+
+  Ns last = 0;
+  if (wait_readable(t.report, 120'000'000'000) && read_full(t.report, &last, sizeof last) && last > 0)
+    r.t_floor = last - t0;
+  waitpid(t.reaper, nullptr, 0);
+  t.reaper = -1;
+  t.pgid = -1;
+
+  if (!returned) {
+    r.fail = fmt("no return within %.0f s of the kill", static_cast<double>(spec.deadline) / 1e9);
+    std::string err = first_line(slurp(g_errfile, 4096));
+    if (!err.empty()) r.fail += ": " + err;
+    return r;
+  }
+  r.t_return = t1 - t0;
+  if (running > 0) {
+    r.fail = fmt("returned early: %zu of %zu targets still running", running, n);
+    return r;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    r.fail = describe_exit(status);
+    return r;
+  }
+  r.ok = true;
+  return r;
+}
+
+// Start-up: fork+exec to exit of `argv` (stdout/stderr to /dev/null).
+Ns time_start(const std::vector<std::string>& argv, Ns deadline, int* status_out) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  Ns t0 = now_ns();
+  pid_t p;
+  if (posix_spawnp(&p, args[0], &fa, nullptr, args.data(), environ) != 0) die("posix_spawnp");
+  posix_spawn_file_actions_destroy(&fa);
+  int fd = pidfd_open(p);
+  bool done = fd < 0 || wait_readable(fd, deadline);
+  Ns t1 = now_ns();
+  if (fd >= 0) close(fd);
+  if (!done) kill(p, SIGKILL);
+  int st = 0;
+  waitpid(p, &st, 0);
+  if (status_out) *status_out = st;
+  return done ? t1 - t0 : -1;
+}
+
+pid_t gone_pid() {
+  for (;;) {
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    waitpid(p, nullptr, 0);
+    if (kill(p, 0) != 0 && errno == ESRCH) return p;
+  }
+}
+
+// ------------------------------------------------------------------- stats
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  double pos = q * static_cast<double>(v.size() - 1);
+  auto lo = static_cast<std::size_t>(std::floor(pos));
+  auto hi = static_cast<std::size_t>(std::ceil(pos));
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+std::string human_ns(double ns) {
+  if (std::isnan(ns)) return "-";
+  if (ns < 1e6) return fmt("%.0f µs", ns / 1e3);
+  if (ns < 1e9) return fmt("%.1f ms", ns / 1e6);
+  return fmt("%.2f s", ns / 1e9);
+}
+
+std::string ratio(double x, double base) {
+  if (std::isnan(x) || std::isnan(base) || base <= 0) return "-";
+  double r = x / base;
+  return r >= 100 ? fmt("%.0f×", r) : r >= 10 ? fmt("%.1f×", r) : fmt("%.2f×", r);
+}
+
+std::string mib(double kb) { return kb < 0 || std::isnan(kb) ? "-" : fmt("%.1f MiB", kb / 1024.0); }
+
+// ------------------------------------------------------------------ config
+
+struct Config {
+  std::string pwait, minimal, out;
+  int runs = 50;             // latency runs per waiter
+  int reps = 3;              // scaling runs per waiter and size
+  int start_runs = 200;      // start-up runs per command
+  Ns idle_window = 2'000'000'000;
+  std::vector<std::size_t> sizes{1, 10, 100, 1000, 10000, 20000};
+  std::vector<std::string> only;  // waiter keys; empty = all
+  std::vector<std::string> rows{"latency", "idle", "scaling", "startup"};
+  bool quick = false;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: harness --pwait PATH --minimal PATH --out DIR [--quick] [--runs N] [--reps N]\n"
+               "               [--start-runs N] [--idle-seconds S] [--sizes 1,10,...] [--waiters k1,k2]\n"
+               "               [--rows latency,idle,scaling,startup]\n");
+  std::exit(2);
+}
+
+Config parse(int argc, char** argv) {
+  Config c;
+  bool runs_set = false, reps_set = false, start_set = false, idle_set = false, sizes_set = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) usage();
+      return argv[++i];
+    };
+    if (a == "--pwait") c.pwait = val();
+    else if (a == "--minimal") c.minimal = val();
+    else if (a == "--out") c.out = val();
+    else if (a == "--quick") c.quick = true;
+    else if (a == "--runs") c.runs = std::atoi(val().c_str()), runs_set = true;
+    else if (a == "--reps") c.reps = std::atoi(val().c_str()), reps_set = true;
+    else if (a == "--start-runs") c.start_runs = std::atoi(val().c_str()), start_set = true;
+    else if (a == "--idle-seconds") c.idle_window = static_cast<Ns>(std::atof(val().c_str()) * 1e9), idle_set = true;
+    else if (a == "--sizes") {
+      c.sizes.clear();
+      for (auto& s : split(val(), ',')) c.sizes.push_back(std::strtoull(s.c_str(), nullptr, 10));
+      sizes_set = true;
+    } else if (a == "--waiters") c.only = split(val(), ',');
+    else if (a == "--rows") c.rows = split(val(), ',');
+    else usage();
+  }
+  if (c.pwait.empty() || c.minimal.empty() || c.out.empty()) usage();
+  if (c.quick) {
+    if (!runs_set) c.runs = 30;
+    if (!reps_set) c.reps = 1;
+    if (!start_set) c.start_runs = 50;
+    if (!idle_set) c.idle_window = 1'000'000'000;
+    if (!sizes_set) c.sizes = {1, 100, 1000, 10000};
+  }
+  return c;
+}
+
+bool has_row(const Config& c, const std::string& r) {
+  return std::find(c.rows.begin(), c.rows.end(), r) != c.rows.end();
+}
+
+// ------------------------------------------------------------------- main
+
+struct Summary {
+  std::vector<double> lat, cpu;
+  long rss_kb = -1;
+  std::vector<std::string> lat_fail;
+  double idle = NAN;
+  std::string idle_fail;
+  // scaling: size -> per-run results
+  std::map<std::size_t, std::vector<RunResult>> scale;
+  double start_med = NAN;
+  std::string start_note;
+};
+
+std::string scale_cell(const std::vector<RunResult>& runs, bool with_rss) {
+  if (runs.empty()) return "-";
+  std::vector<double> ratios, rss;
+  std::string fail;
+  for (const auto& r : runs) {
+    if (r.ok && r.t_floor > 0) {
+      ratios.push_back(static_cast<double>(r.t_return) / static_cast<double>(r.t_floor));
+      rss.push_back(static_cast<double>(r.maxrss_kb));
+    } else if (!r.ok && fail.empty()) {
+      fail = r.fail;
+    }
+  }
+  if (ratios.empty()) return "**failed**: " + fail;
+  std::string cell = fmt("%.2f× floor", quantile(ratios, 0.5));
+  if (with_rss) cell += ", " + mib(*std::max_element(rss.begin(), rss.end()));
+  if (!fail.empty()) cell += fmt(" (%zu/%zu failed: %s)", runs.size() - ratios.size(), runs.size(), fail.c_str());
+  return cell;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg = parse(argc, argv);
+  unsetenv("PWAIT_BACKEND");
+  signal(SIGPIPE, SIG_IGN);
+  raise_own_nofile();
+  mkdir(cfg.out.c_str(), 0755);
+  g_errfile = cfg.out + "/waiter.stderr";
+  std::string loadavg_start = first_line(slurp("/proc/loadavg"));
+  Ns bench_start = now_ns();
+
+  std::vector<WaiterDef> all = make_waiters(cfg.pwait, cfg.minimal);
+  std::vector<WaiterDef> waiters;
+  for (auto& w : all)
+    if (cfg.only.empty() || w.key == "minimal" ||
+        std::find(cfg.only.begin(), cfg.only.end(), w.key) != cfg.only.end())
+      waiters.push_back(w);
+  std::vector<Summary> sum(waiters.size());
+  FILE* raw = std::fopen((cfg.out + "/raw.tsv").c_str(), "w");
+  if (!raw) die("open raw.tsv");
+  std::fprintf(raw, "row\twaiter\ttargets\trun\tok\tt_return_ns\tt_floor_ns\tcpu_ns\tmaxrss_kb\tidle_frac\tfail\n");
+  auto record = [&](const char* row, const WaiterDef& w, std::size_t n, int run, const RunResult& r) {
+    std::fprintf(raw, "%s\t%s\t%zu\t%d\t%d\t%lld\t%lld\t%lld\t%ld\t%.6f\t%s\n", row, w.key.c_str(), n, run, r.ok ? 1 : 0,
+                 static_cast<long long>(r.t_return), static_cast<long long>(r.t_floor),
+                 static_cast<long long>(r.cpu), r.maxrss_kb, r.idle_frac, r.fail.c_str());
+    std::fflush(raw);
+  };
+  auto progress = [](const std::string& s) { std::fprintf(stderr, "bench: %s\n", s.c_str()); };
+
+  // Latency, CPU per wait and peak RSS: one target, runs interleaved across
+  // waiters (rotating the order) so the machine's noise falls on all alike.
+  if (has_row(cfg, "latency")) {
+    RunSpec spec;
+    spec.deadline = 10'000'000'000;
+    for (int run = 0; run < cfg.runs; ++run) {
+      if (run % 10 == 0) progress(fmt("latency run %d/%d", run + 1, cfg.runs));
+      for (std::size_t k = 0; k < waiters.size(); ++k) {
+        std::size_t i = (k + static_cast<std::size_t>(run)) % waiters.size();
+        const WaiterDef& w = waiters[i];
+        if (!w.unavailable.empty()) continue;
+        // A waiter that fails the same way 3 times in a row will not recover.
+        if (sum[i].lat.empty() && sum[i].lat_fail.size() >= 3) continue;
+        RunResult r = run_once(w, 1, spec);
+        record("latency", w, 1, run, r);
+        if (r.ok) {
+          sum[i].lat.push_back(static_cast<double>(r.t_return));
+          sum[i].cpu.push_back(static_cast<double>(r.cpu));
+          sum[i].rss_kb = std::max(sum[i].rss_kb, r.maxrss_kb);
+        } else {
+          sum[i].lat_fail.push_back(r.fail);
+        }
+      }
+    }
+  }
+
+  // CPU while waiting: one target, a long quiet window after settling.
+  if (has_row(cfg, "idle")) {
+    progress("idle CPU");
+    RunSpec spec;
+    spec.settle_min = 500'000'000;
+    spec.settle_jitter = 0;
+    spec.idle_window = cfg.idle_window;
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+      if (!waiters[i].unavailable.empty()) continue;
+      RunResult r = run_once(waiters[i], 1, spec);
+      record("idle", waiters[i], 1, 0, r);
+      if (r.idle_frac >= 0) sum[i].idle = r.idle_frac;
+      else sum[i].idle_fail = r.fail;
+    }
+  }
+
+  // Scaling: N targets killed at once; time to return against the floor.
+  std::map<std::size_t, std::vector<double>> floors;
+  if (has_row(cfg, "scaling")) {
+    for (std::size_t n : cfg.sizes) {
+      int reps = n >= 10000 ? std::max(1, cfg.reps) : std::max(cfg.reps, n <= 100 ? 5 : cfg.reps);
+      if (cfg.quick) reps = cfg.reps;
+      progress(fmt("scaling: %zu targets x %d", n, reps));
+      RunSpec spec;
+      spec.settle_min = 200'000'000;
+      spec.deadline = 60'000'000'000;
+      for (int rep = 0; rep < reps; ++rep) {
+        for (std::size_t k = 0; k < waiters.size(); ++k) {
+          std::size_t i = (k + static_cast<std::size_t>(rep)) % waiters.size();
+          const WaiterDef& w = waiters[i];
+          if (!w.unavailable.empty()) continue;
+          auto& prior = sum[i].scale[n];
+          // Do not repeat a failure that comes from the limits, not from noise.
+          if (!prior.empty() && std::none_of(prior.begin(), prior.end(), [](auto& r) { return r.ok; }) &&
+              prior.back().fail.find("returned before the kill") != std::string::npos)
+            continue;
+          RunResult r = run_once(w, n, spec);
+          record("scaling", w, n, rep, r);
+          if (r.t_floor > 0) floors[n].push_back(static_cast<double>(r.t_floor));
+          prior.push_back(r);
+        }
+      }
+    }
+  }
+
+  // Start-up: every waiter on a PID that is already gone, against `true`.
+  std::vector<double> true_times;
+  if (has_row(cfg, "startup")) {
+    progress("start-up");
+    std::vector<std::vector<double>> st(waiters.size());
+    std::vector<int> codes(waiters.size(), -1);
+    Ns budget_per = 3'000'000'000;  // a slow waiter (tail's 1 s sleep) gets fewer runs
+    std::vector<Ns> spent(waiters.size(), 0);
+    for (int run = 0; run < cfg.start_runs; ++run) {
+      Ns tt = time_start({"true"}, 5'000'000'000, nullptr);
+      if (tt > 0) true_times.push_back(static_cast<double>(tt));
+      for (std::size_t i = 0; i < waiters.size(); ++i) {
+        if (!waiters[i].unavailable.empty() || spent[i] > budget_per) continue;
+        int status = 0;
+        Ns t = time_start(waiters[i].gone_argv(gone_pid()), 5'000'000'000, &status);
+        if (t > 0) {
+          st[i].push_back(static_cast<double>(t));
+          spent[i] += t;
+          codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        } else {
+          spent[i] += 5'000'000'000;
+          sum[i].start_note = "no return within 5 s";
+        }
+      }
+    }
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+      sum[i].start_med = quantile(st[i], 0.5);
+      if (codes[i] >= 0)
+        sum[i].start_note = fmt("exit %d, %zu runs", codes[i], st[i].size());
+      RunResult r;
+      r.ok = !st[i].empty();
+      r.t_return = std::isnan(sum[i].start_med) ? -1 : static_cast<Ns>(sum[i].start_med);
+      record("startup", waiters[i], 0, 0, r);
+    }
+  }
+  Ns bench_end = now_ns();
+  std::fclose(raw);
+
+  // ------------------------------------------------------------- report
+  const Summary& base = sum[0];  // the minimal waiter
+  double base_med = quantile(base.lat, 0.5), base_p90 = quantile(base.lat, 0.9), base_p99 = quantile(base.lat, 0.99);
+  double base_cpu = quantile(base.cpu, 0.5);
+  double true_med = quantile(true_times, 0.5);
+  std::size_t big1 = 10000, big2 = 20000;
+
+  std::string md;
+  md += "| waiter | latency median | p90 | p99 | CPU per wait | CPU while waiting | peak RSS (1 target) | 10,000 targets | 20,000 targets | start-up (gone PID) |\n";
+  md += "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    const auto& w = waiters[i];
+    const auto& s = sum[i];
+    if (!w.unavailable.empty()) {
+      md += "| " + w.name + " | " + w.unavailable + " | | | | | | | | |\n";
+      continue;
+    }
+    std::string lat, p90, p99, cpu;
+    if (s.lat.empty()) {
+      lat = has_row(cfg, "latency") ? "**failed**: " + (s.lat_fail.empty() ? "" : s.lat_fail[0]) : "-";
+      p90 = p99 = cpu = "";
+    } else {
+      lat = ratio(quantile(s.lat, 0.5), base_med);
+      p90 = ratio(quantile(s.lat, 0.9), base_p90);
+      p99 = ratio(quantile(s.lat, 0.99), base_p99);
+      cpu = ratio(quantile(s.cpu, 0.5), base_cpu);
+      if (!s.lat_fail.empty()) lat += fmt(" (%zu failed)", s.lat_fail.size());
+    }
+    std::string idle = !std::isnan(s.idle) ? fmt("%.2f%%", s.idle * 100) : s.idle_fail.empty() ? "-" : "**failed**";
+    auto cell = [&](std::size_t n) {
+      auto it = s.scale.find(n);
+      return it == s.scale.end() ? std::string("-") : scale_cell(it->second, true);
+    };
+    md += "| " + w.name + " | " + lat + " | " + p90 + " | " + p99 + " | " + cpu + " | " + idle + " | " +
+          mib(static_cast<double>(s.rss_kb)) + " | " + cell(big1) + " | " + cell(big2) + " | " +
+          ratio(s.start_med, true_med) + " |\n";
+  }
+  std::string headline = md;
+
+  // Details, with the absolute figures behind the ratios (context, not claims).
+  std::string det;
+  det += "### Wake-up latency (1 target; kill to the waiter's return)\n\n";
+  det += fmt("%d runs per waiter, interleaved. Ratios are to the minimal waiter's same percentile in this run.\n\n", cfg.runs);
+  det += "| waiter | runs ok | median | p90 | p99 | CPU per wait | peak RSS | failures |\n|---|---|---|---|---|---|---|---|\n";
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    const auto& s = sum[i];
+    if (!waiters[i].unavailable.empty()) continue;
+    det += fmt("| %s | %zu | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s | %s |\n", waiters[i].name.c_str(), s.lat.size(),
+               human_ns(quantile(s.lat, 0.5)).c_str(), ratio(quantile(s.lat, 0.5), base_med).c_str(),
+               human_ns(quantile(s.lat, 0.9)).c_str(), ratio(quantile(s.lat, 0.9), base_p90).c_str(),
+               human_ns(quantile(s.lat, 0.99)).c_str(), ratio(quantile(s.lat, 0.99), base_p99).c_str(),
+               human_ns(quantile(s.cpu, 0.5)).c_str(), ratio(quantile(s.cpu, 0.5), base_cpu).c_str(),
+               mib(static_cast<double>(s.rss_kb)).c_str(),
+               s.lat_fail.empty() ? "" : fmt("%zu: %s", s.lat_fail.size(), s.lat_fail[0].c_str()).c_str());
+  }
+  if (has_row(cfg, "idle")) {
+    det += fmt("\n### CPU while waiting (1 target, %.1f s window after settling; share of one core)\n\n",
+               static_cast<double>(cfg.idle_window) / 1e9);
+    det += "| waiter | CPU while waiting |\n|---|---|\n";
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+      if (!waiters[i].unavailable.empty()) continue;
+      const auto& s = sum[i];
+      det += "| " + waiters[i].name + " | " +
+             (!std::isnan(s.idle) ? fmt("%.3f%%", s.idle * 100) : "failed: " + s.idle_fail) + " |\n";
+    }
+  }
+  if (has_row(cfg, "scaling")) {
+    det += "\n### Scaling: N targets killed at once (soft RLIMIT_NOFILE 1024 for every waiter)\n\n";
+    det += "Each cell: the waiter's time to return after the kill, as a ratio to the time the targets' own "
+           "parent needed to reap them all in the same run (median over runs), and the waiter's peak RSS.\n\n";
+    det += "| waiter |";
+    for (auto n : cfg.sizes) det += fmt(" %zu |", n);
+    det += "\n|---|";
+    for (std::size_t k = 0; k < cfg.sizes.size(); ++k) det += "---|";
+    det += "\n| *floor: reap all (median)* |";
+    for (auto n : cfg.sizes) det += " *" + human_ns(quantile(floors[n], 0.5)) + "* |";
+    det += "\n";
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+      if (!waiters[i].unavailable.empty()) continue;
+      det += "| " + waiters[i].name + " |";
+      for (auto n : cfg.sizes) {
+        auto it = sum[i].scale.find(n);
+        det += " " + (it == sum[i].scale.end() ? std::string("-") : scale_cell(it->second, true)) + " |";
+      }
+      det += "\n";
+    }
+  }
+  if (has_row(cfg, "startup")) {
+    det += fmt("\n### Start-up: the waiter on a PID that is already gone, against `true` (median of up to %d runs)\n\n",
+               cfg.start_runs);
+    det += fmt("`true`: %s.\n\n| waiter | start-up | ratio to `true` | exit code, runs |\n|---|---|---|---|\n",
+               human_ns(true_med).c_str());
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+      if (!waiters[i].unavailable.empty()) continue;
+      det += "| " + waiters[i].name + " | " + human_ns(sum[i].start_med) + " | " + ratio(sum[i].start_med, true_med) +
+             " | " + sum[i].start_note + " |\n";
+    }
+  }
+
+  // Goals (issue 5), for pwait as users run it (backend auto).
+  std::string goals = "### Goals (pwait, backend auto, unless named)\n\n| goal | measured | met |\n|---|---|---|\n";
+  auto goal = [&](const std::string& what, double value, double limit, const std::string& shown) {
+    bool met = !std::isnan(value) && value <= limit;
+    goals += "| " + what + " | " + shown + " | " + (std::isnan(value) ? "not measured" : met ? "yes" : "**no**") + " |\n";
+  };
+  std::size_t pw = 1, poll_i = 3;
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    if (waiters[i].key == "pwait") pw = i;
+    if (waiters[i].key == "pwait-poll") poll_i = i;
+  }
+  if (pw < waiters.size() && waiters[pw].key == "pwait") {
+    const auto& s = sum[pw];
+    double m = quantile(s.lat, 0.5) / base_med, p = quantile(s.lat, 0.99) / base_p99,
+           c = quantile(s.cpu, 0.5) / base_cpu;
+    goal("latency median ≤ 1.10× minimal", m, 1.10, fmt("%.2f×", m));
+    goal("latency p99 ≤ 1.5× minimal", p, 1.5, fmt("%.2f×", p));
+    goal("CPU per wait ≤ 1.5× minimal", c, 1.5, fmt("%.2f×", c));
+    if (poll_i < waiters.size() && waiters[poll_i].key == "pwait-poll")
+      goal("poll backend < 1% of a core while waiting", sum[poll_i].idle * 100, 0.999999,
+           fmt("%.3f%%", sum[poll_i].idle * 100));
+    for (std::size_t n : {big1, big2}) {
+      auto it = s.scale.find(n);
+      if (it == s.scale.end()) continue;
+      std::vector<double> ratios;
+      long rss = -1;
+      std::string fail;
+      for (const auto& r : it->second) {
+        if (r.ok && r.t_floor > 0) {
+          ratios.push_back(static_cast<double>(r.t_return) / static_cast<double>(r.t_floor));
+          rss = std::max(rss, r.maxrss_kb);
+        } else if (fail.empty()) {
+          fail = r.fail;
+        }
+      }
+      double q = quantile(ratios, 0.5);
+      goal(fmt("%zu targets: return ≤ 1.2× floor", n), ratios.empty() ? 1e9 : q, 1.2,
+           ratios.empty() ? "failed: " + fail : fmt("%.2f×", q));
+      goal(fmt("%zu targets: peak RSS < 4 MiB", n), rss < 0 ? 1e9 : static_cast<double>(rss) / 1024.0, 3.99999,
+           rss < 0 ? "failed" : mib(static_cast<double>(rss)));
+    }
+    double su = s.start_med / true_med;
+    goal("start-up on a gone PID ≤ 2× `true`", su, 2.0, fmt("%.2f×", su));
+  }
+
+  std::fputs(headline.c_str(), stdout);
+  std::fputs("\n", stdout);
+  std::fputs(goals.c_str(), stdout);
+
+  // RESULTS.md: machine, headline, goals, details, how each waiter ran.
+  utsname u{};
+  uname(&u);
+  std::string cpu = run_capture("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'");
+  std::string res;
+  res += "# pwait benchmark results\n\n";
+  res += "Produced by `bench/run" + std::string(cfg.quick ? " --quick" : "") + "` (bench/harness.cc). ";
+  res += "Every claim is a ratio to a yardstick measured in the same run: the minimal pidfd + poll waiter "
+         "(latency, CPU), the targets' own parent reaping them (scaling), or `true` (start-up). "
+         "Bare times are shown for context only: the machine is shared and noisy.\n\n";
+  res += "## Machine\n\n";
+  res += fmt("- Date: %s\n", run_capture("date -u '+%Y-%m-%d %H:%M UTC'").c_str());
+  res += fmt("- Kernel: %s %s %s\n", u.sysname, u.release, u.machine);
+  res += fmt("- CPU: %s, %ld online cores (shared with other work while this ran)\n", cpu.c_str(),
+             sysconf(_SC_NPROCESSORS_ONLN));
+  res += fmt("- Load average at start / end: %s / %s\n", loadavg_start.c_str(), first_line(slurp("/proc/loadavg")).c_str());
+  res += fmt("- pid_max %s; RLIMIT_NOFILE of the waiters: soft 1024, hard %llu\n",
+             first_line(slurp("/proc/sys/kernel/pid_max")).c_str(),
+             static_cast<unsigned long long>(g_orig_nofile.rlim_max));
+  res += fmt("- pwait: %s (git %s)\n", first_line(run_capture("'" + cfg.pwait + "' --version")).c_str(),
+             run_capture("git -C \"$(dirname '" + cfg.pwait + "')\" rev-parse --short HEAD").c_str());
+  res += fmt("- procps %s, coreutils %s, strace %s, dash %s\n",
+             run_capture("dpkg-query -W -f='${Version}' procps").c_str(),
+             run_capture("dpkg-query -W -f='${Version}' coreutils").c_str(),
+             run_capture("dpkg-query -W -f='${Version}' strace").c_str(),
+             run_capture("dpkg-query -W -f='${Version}' dash").c_str());
+  res += fmt("- Run: %d latency runs per waiter, %d scaling runs per size (5 for ≤ 100 targets), %d start-up runs; "
+             "took %.0f s\n\n",
+             cfg.runs, cfg.reps, cfg.start_runs, static_cast<double>(bench_end - bench_start) / 1e9);
+  res += "## Headline\n\nLatency and CPU: ratio to the minimal waiter. Scaling: ratio to the floor (the targets' "
+         "parent reaping them all), and peak RSS. Start-up: ratio to `true`.\n\n";
+  res += headline + "\n" + goals + "\n## Details\n\n" + det;
+  res += "\n![wake-up latency](latency.png)\n\n![time to return against targets](scaling.png)\n\n";
+  res += "## How each waiter runs\n\n";
+  for (const auto& w : waiters)
+    res += "- **" + w.name + "**: `" + w.note + "`" + (w.unavailable.empty() ? "" : " — " + w.unavailable) + "\n";
+  res += "\nMethod: targets are forked by a reaper process (not the waiter) into their own process group and "
+         "pause; the waiter is the harness's child, started with a soft RLIMIT_NOFILE of 1024; after it settles "
+         "(CPU below 10% of a core for 100 ms, at least 100–200 ms with random jitter) the harness sends one "
+         "`kill(-pgid, SIGKILL)` and times, on CLOCK_MONOTONIC, the waiter's end (its pidfd) and the reaper's "
+         "last reap. The moment a waiter returns the harness checks its own pidfds of the targets: a waiter that "
+         "returned while a target still ran fails the row. CPU and peak RSS come from wait4(); the forked child "
+         "resets its RSS high-water mark (`/proc/self/clear_refs` 5) before exec so the harness's memory is not "
+         "counted. CPU while waiting is /proc/PID/schedstat (plus reaped children's ticks) over the window. "
+         "p99 over a few dozen runs is close to the maximum: read it as the tail, not as a precise percentile.\n";
+  FILE* f = std::fopen((cfg.out + "/RESULTS.md").c_str(), "w");
+  if (f) {
+    std::fputs(res.c_str(), f);
+    std::fclose(f);
+  }
+
+  // gnuplot data and scripts.
+  {
+    std::string lat_plot;
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+      auto v = sum[i].lat;
+      if (v.empty()) continue;
+      std::sort(v.begin(), v.end());
+      std::string file = cfg.out + "/lat-" + waiters[i].key + ".dat";
+      FILE* d = std::fopen(file.c_str(), "w");
+      for (std::size_t k = 0; k < v.size(); ++k)
+        std::fprintf(d, "%.3f %.4f\n", v[k] / 1e3, static_cast<double>(k + 1) / static_cast<double>(v.size()));
+      std::fclose(d);
+      lat_plot += (lat_plot.empty() ? "plot " : ", \\\n     ") +
+                  fmt("'lat-%s.dat' using 1:2 with steps lw 2 title '%s'", waiters[i].key.c_str(), waiters[i].name.c_str());
+    }
+    FILE* g = std::fopen((cfg.out + "/latency.gp").c_str(), "w");
+    std::fprintf(g,
+                 "set terminal pngcairo size 900,520 font ',10'\nset output 'latency.png'\n"
+                 "set title 'Wake-up latency, 1 target (CDF of %d runs; kill to return)'\n"
+                 "set logscale x\nset xlabel 'latency (µs, log scale)'\nset ylabel 'fraction of runs'\n"
+                 "set yrange [0:1.02]\nset grid\nset key outside right\n%s\n",
+                 cfg.runs, lat_plot.c_str());
+    std::fclose(g);
+
+    FILE* d = std::fopen((cfg.out + "/scaling.dat").c_str(), "w");
+    std::fprintf(d, "targets \"floor (reap all)\"");
+    std::vector<std::size_t> cols;
+    for (std::size_t i = 0; i < waiters.size(); ++i)
+      if (!sum[i].scale.empty()) {
+        cols.push_back(i);
+        std::fprintf(d, " \"%s\"", waiters[i].name.c_str());
+      }
+    std::fprintf(d, "\n");
+    for (auto n : cfg.sizes) {
+      std::fprintf(d, "%zu %.4f", n, quantile(floors[n], 0.5) / 1e6);
+      for (auto i : cols) {
+        std::vector<double> t;
+        for (const auto& r : sum[i].scale[n])
+          if (r.ok) t.push_back(static_cast<double>(r.t_return));
+        std::fprintf(d, t.empty() ? " NaN" : " %.4f", quantile(t, 0.5) / 1e6);
+      }
+      std::fprintf(d, "\n");
+    }
+    std::fclose(d);
+    g = std::fopen((cfg.out + "/scaling.gp").c_str(), "w");
+    std::fprintf(g,
+                 "set terminal pngcairo size 900,520 font ',10'\nset output 'scaling.png'\n"
+                 "set title 'Time to return after N targets are killed at once (median; failed runs omitted)'\n"
+                 "set logscale xy\nset xlabel 'targets (log scale)'\nset ylabel 'time to return (ms, log scale)'\n"
+                 "set grid\nset key outside right\nset datafile missing 'NaN'\n"
+                 "plot 'scaling.dat' using 1:2 with linespoints lw 3 dt 2 lc rgb 'black' title columnheader(2), \\\n"
+                 "     for [i=3:%zu] 'scaling.dat' using 1:i with linespoints lw 2 title columnheader(i)\n",
+                 cols.size() + 2);
+    std::fclose(g);
+  }
+  return 0;
+}
