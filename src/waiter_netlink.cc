@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <string>
 #include <unordered_map>
 
@@ -155,8 +154,9 @@ Fd open_connector(std::string& why) {
 // it cannot, or nullopt. Events read while waiting are dropped: whoever
 // subscribes checks its targets afterwards.
 std::optional<std::string> subscribe(int fd) {
-  std::uint32_t ack = std::random_device{}() | 1;  // answers to other subscribers carry theirs
-  if (ack == UINT32_MAX) ack = 1;
+  // The answer carries ack + 1 and goes to every socket in the group: our
+  // PID (unique while we live) tells ours from other subscribers' answers.
+  auto ack = static_cast<std::uint32_t>(getpid());
   std::uint32_t op = PROC_CN_MCAST_LISTEN;
   if (!send_control(fd, &op, sizeof op, ack)) {
     if (errno == ECONNREFUSED)
@@ -229,11 +229,12 @@ class NetlinkWaiter final : public Waiter {
     pids_ = pids;
     targets_.resize(pids.size());
     by_pid_.reserve(pids.size());
+    std::vector<std::size_t> absent;
     for (std::size_t i = 0; i < pids.size(); ++i) {
       auto st = read_proc_stat(pids[i]);
       if (!st) {
-        targets_[i].done = true;
-        out.push_back({EventKind::missing, i, std::nullopt});
+        absent.push_back(i);
+        by_pid_.emplace(pids[i], i);
         continue;
       }
       auto tgid = read_tgid(pids[i]);
@@ -246,6 +247,19 @@ class NetlinkWaiter final : public Waiter {
       if (st->group_exited()) mark_pending(i);
     }
     drain();
+    // A target that is gone already but whose exit came in since the
+    // subscription ended while we looked: it exited, it is not missing.
+    for (std::size_t i : absent) {
+      Target& t = targets_[i];
+      t.pending = false;
+      if (t.code) {
+        exited(i, {EventKind::exited, i, t.code}, out);
+      } else {
+        t.done = t.exited = true;
+        by_pid_.erase(pids[i]);
+        out.push_back({EventKind::missing, i, std::nullopt});
+      }
+    }
     settle(out);
   }
 
