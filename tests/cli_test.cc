@@ -1,0 +1,439 @@
+// The command-line contract, through the built binary: exit codes, stdout,
+// stderr, for every backend, on targets that are not pwait's children.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <pthread.h>
+#include <regex>
+#include <sstream>
+
+#include "pwait/backend.h"
+#include "pwait/pidfd.h"
+#include "testlib.h"
+
+namespace pwait {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Command;
+using testing::Reap;
+using testing::Result;
+using testing::run_pwait;
+using testing::Target;
+using testing::TargetGroup;
+
+std::string str(pid_t p) { return std::to_string(p); }
+
+std::vector<std::string> pwait_args(std::vector<std::string> args) {
+  args.insert(args.begin(), testing::pwait_binary());
+  return args;
+}
+
+// Waits until pwait has blocked its stop signals: from then on SIGINT and
+// SIGTERM go through its cleanup rather than killing it outright.
+void wait_until_signals_blocked(pid_t pid) {
+  auto until = std::chrono::steady_clock::now() + testing::kDeadline;
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream f("/proc/" + str(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("SigBlk:", 0) == 0 && (std::stoull(line.substr(7), nullptr, 16) & (1ull << (SIGINT - 1))))
+        return;
+    }
+    usleep(1000);  // polling a condition, with a deadline
+  }
+  FAIL() << "pwait never blocked SIGINT";
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names;
+  for (const Backend& b : backends()) names.emplace_back(b.name);
+  return names;
+}
+
+// ---------------------------------------------------------------- per backend
+
+class CliTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (auto why = find_backend(GetParam())->probe({})) GTEST_SKIP() << GetParam() << ": " << *why;
+  }
+  std::vector<std::string> args(std::vector<std::string> rest) {
+    rest.insert(rest.begin(), {"-b", GetParam()});
+    return rest;
+  }
+  Command start(std::vector<std::string> rest, Command::Setup setup = {}) {
+    return Command(pwait_args(args(std::move(rest))), std::move(setup));
+  }
+};
+
+TEST_P(CliTest, WaitsForNonChildAndSaysHow) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  Command c = start({"-v", str(t.pid())});
+  EXPECT_TRUE(c.running_after(200ms)) << "returned while the target runs";
+  t.exit(0);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(r.out, str(t.pid()) + ": exited with status 0, zombie (parent " + str(t.parent()) +
+                       " has not reaped it)\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_P(CliTest, ExitStatusOfFirstFailure) {
+  Target ok(testing::exit_on_command, Reap::on_request), bad(testing::exit_on_command, Reap::on_request);
+  Command c = start({"-x", str(ok.pid()), str(bad.pid())});
+  ok.exit(0);
+  ok.wait_exited();
+  bad.exit(3);
+  EXPECT_EQ(c.wait().exit_code(), 3);
+
+  Target killed(testing::exit_on_command, Reap::on_request);
+  Command k = start({"-x", str(killed.pid())});
+  killed.kill(SIGTERM);
+  EXPECT_EQ(k.wait().exit_code(), 128 + SIGTERM);
+}
+
+TEST_P(CliTest, WithoutExitStatusAFailureStillGivesZero) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  Command c = start({str(t.pid())});
+  t.exit(9);
+  EXPECT_EQ(c.wait().exit_code(), 0);
+}
+
+TEST_P(CliTest, AnyReturnsOnTheFirst) {
+  // Targets that end during a test stay zombies until reaped, so none can
+  // vanish before pwait has opened it (that would rightly be "no such process").
+  Target a(testing::exit_on_command, Reap::on_request), b;
+  Command c = start({"-o", str(a.pid()), str(b.pid())});
+  a.exit(0);
+  EXPECT_EQ(c.wait().exit_code(), 0);
+  EXPECT_EQ(kill(b.pid(), 0), 0) << "the other target must still run";
+}
+
+TEST_P(CliTest, CountWaitsForN) {
+  Target a(testing::exit_on_command, Reap::on_request), b(testing::exit_on_command, Reap::on_request), d;
+  Command c = start({"-c", "2", str(a.pid()), str(b.pid()), str(d.pid())});
+  a.exit(0);
+  a.wait_exited();
+  EXPECT_TRUE(c.running_after(200ms)) << "returned after one of two";
+  b.exit(0);
+  EXPECT_EQ(c.wait().exit_code(), 0);
+}
+
+TEST_P(CliTest, MissingPidIsAnErrorAfterWaitingForTheOthers) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  pid_t gone = testing::unused_pid();
+  Command c = start({str(gone), str(t.pid())});
+  EXPECT_TRUE(c.running_after(200ms)) << "did not wait for the existing target";
+  t.exit(0);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 1);
+  EXPECT_EQ(r.err, "pwait: " + str(gone) + ": no such process\n");
+}
+
+TEST_P(CliTest, MissingPidCountsAsEndedWithExited) {
+  pid_t gone = testing::unused_pid();
+  Result r = run_pwait(args({"-e", "-v", str(gone)}));
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(r.out, str(gone) + ": no such process\n");
+}
+
+TEST_P(CliTest, TimeoutGives124AndNamesTheRunning) {
+  Target a, b;
+  Result r = run_pwait(args({"-v", "-t", "300ms", str(a.pid()), str(b.pid())}));
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_EQ(r.err, "pwait: timed out after 0.3s; still running: " + str(a.pid()) + " " + str(b.pid()) + "\n");
+}
+
+TEST_P(CliTest, ReapedWaitsForTheReap) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  Command c = start({"-r", "-v", str(t.pid())});
+  t.exit(0);
+  t.wait_exited();
+  EXPECT_TRUE(c.running_after(300ms)) << "returned before the zombie was reaped";
+  t.reap();
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_NE(r.out.find(": exited with status 0, zombie (parent " + str(t.parent())), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(str(t.pid()) + ": reaped\n"), std::string::npos) << r.out;
+}
+
+TEST_P(CliTest, ZombieAtStartHasEnded) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  t.exit(2);
+  t.wait_exited();
+  Result r = run_pwait(args({"-x", str(t.pid())}));
+  EXPECT_EQ(r.exit_code(), 2);
+}
+
+TEST_P(CliTest, JsonLines) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  pid_t gone = testing::unused_pid();
+  Command c = start({"-j", "-e", "-r", str(t.pid()), str(gone)});
+  t.kill(SIGKILL);
+  t.wait_exited();
+  EXPECT_TRUE(c.running_after(200ms));
+  t.reap();
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  std::string b = GetParam();
+  std::string tail = ",\"backend\":\"" + b + "\",\"elapsed\":[0-9]+\\.[0-9]{6}\\}";
+  std::regex missing("\\{\"event\":\"missing\",\"pid\":" + str(gone) +
+                     ",\"status\":null,\"zombie\":false,\"parent\":null" + tail);
+  std::regex exited("\\{\"event\":\"exited\",\"pid\":" + str(t.pid()) +
+                    ",\"status\":\\{\"signal\":9,\"name\":\"SIGKILL\",\"core_dumped\":false\\},"
+                    "\"zombie\":true,\"parent\":" + str(t.parent()) + tail);
+  std::regex reaped("\\{\"event\":\"reaped\",\"pid\":" + str(t.pid()) +
+                    ",\"status\":\\{\"signal\":9,\"name\":\"SIGKILL\",\"core_dumped\":false\\},"
+                    "\"zombie\":false,\"parent\":null" + tail);
+  std::istringstream in(r.out);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_TRUE(std::regex_match(lines[0], missing)) << lines[0];
+  EXPECT_TRUE(std::regex_match(lines[1], exited)) << lines[1];
+  EXPECT_TRUE(std::regex_match(lines[2], reaped)) << lines[2];
+}
+
+TEST_P(CliTest, JsonTimeoutEvents) {
+  Target t;
+  Result r = run_pwait(args({"-j", "-t", "0", str(t.pid())}));
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_EQ(r.out.rfind("{\"event\":\"timeout\",\"pid\":" + str(t.pid()) + ",\"status\":null,", 0), 0u) << r.out;
+}
+
+TEST_P(CliTest, StopSignalsGive128PlusN) {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    Target t;
+    Command c = start({str(t.pid())});
+    wait_until_signals_blocked(c.pid());
+    c.kill(sig);
+    Result r = c.wait();
+    EXPECT_EQ(r.exit_code(), 128 + sig) << "signal " << sig << ": " << r.err;
+    EXPECT_EQ(kill(t.pid(), 0), 0) << "the target must carry on";
+  }
+}
+
+TEST_P(CliTest, TenThousandTargetsUnderASoftLimitOf1024) {
+  TargetGroup group(10000);
+  std::string list;
+  for (pid_t p : group.pids()) list += str(p) + "\n";
+  Command::Setup setup;
+  setup.stdin_data = list;
+  setup.nofile_soft = 1024;
+  Command c = start({"-F", "-"}, setup);
+  EXPECT_TRUE(c.running_after(500ms));
+  group.finish();
+  Result r = c.wait(120s);
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CliTest, ::testing::ValuesIn(backend_names()),
+                         [](const auto& info) { return info.param; });
+
+// ---------------------------------------------------------------- whole tool
+
+TEST(Cli, UsageErrorsNameTheValueAndExit2) {
+  std::string dir = ::testing::TempDir();
+  std::string binary = dir + "pwait_binary_pidfile";
+  std::ofstream(binary, std::ios::binary) << std::string("\x7f" "ELF\0\0\x01", 7);
+  struct Case {
+    std::vector<std::string> args;
+    std::string named;  // what stderr must name
+  };
+  std::vector<Case> cases = {
+      {{""}, "''"},
+      {{"abc"}, "'abc'"},
+      {{"0"}, "'0'"},
+      {{"12abc"}, "'12abc'"},
+      {{"99999999999"}, "'99999999999'"},
+      {{"1.5"}, "'1.5'"},
+      {{"-t", "5x", "1"}, "'5x'"},
+      {{"--bogus", "1"}, "--bogus"},
+      {{}, "no PID"},
+      {{"-F", "/nonexistent/pidfile"}, "/nonexistent/pidfile"},
+      {{"-F", binary}, binary},
+      {{"-F", dir}, dir},
+      {{"-c", "3", "1", "2"}, "'3'"},
+      {{"-b", "nope", "1"}, "'nope'"},
+  };
+  for (auto& c : cases) {
+    Result r = run_pwait(c.args);
+    std::string shown;
+    for (auto& a : c.args) shown += "[" + a + "]";
+    EXPECT_EQ(r.exit_code(), 2) << shown << " " << r.err;
+    EXPECT_EQ(r.out, "") << shown;
+    EXPECT_NE(r.err.find(c.named), std::string::npos) << shown << " " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << shown << " " << r.err;
+  }
+  unlink(binary.c_str());
+}
+
+TEST(Cli, BadBackendInEnvironment) {
+  Command::Setup setup;
+  setup.env = {"PWAIT_BACKEND=nope"};
+  Result r = run_pwait({"1"}, setup);
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_NE(r.err.find("'nope' from PWAIT_BACKEND"), std::string::npos) << r.err;
+}
+
+TEST(Cli, BackendFromEnvironment) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  Command::Setup setup;
+  setup.env = {"PWAIT_BACKEND=poll"};
+  Command c(pwait_args({"-j", str(t.pid())}), setup);
+  t.exit(0);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0);
+  EXPECT_NE(r.out.find("\"backend\":\"poll\""), std::string::npos) << r.out;
+}
+
+TEST(Cli, RefusesToWaitForItself) {
+  Result r = testing::Command({"/bin/sh", "-c", "exec \"$0\" $$", testing::pwait_binary()}).wait();
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_NE(r.err.find("is pwait itself"), std::string::npos) << r.err;
+}
+
+TEST(Cli, AThreadIsNotAProcess) {
+  Target t([](int in, int out) {
+    static int fds[2];
+    fds[0] = in;
+    fds[1] = out;
+    pthread_t th;
+    pthread_create(&th, nullptr, [](void*) -> void* {
+      std::string tid = std::to_string(syscall(SYS_gettid)) + "\n";
+      if (write(fds[1], tid.data(), tid.size()) < 0) return nullptr;
+      return nullptr;
+    }, nullptr);
+    pthread_join(th, nullptr);
+    return testing::exit_on_command(in, out);
+  });
+  // The thread has ended by the time its TID is read; make one that lives.
+  Target live([](int in, int out) {
+    static int fds[2];
+    fds[0] = in;
+    fds[1] = out;
+    pthread_t th;
+    pthread_create(&th, nullptr, [](void*) -> void* {
+      std::string tid = std::to_string(syscall(SYS_gettid)) + "\n";
+      if (write(fds[1], tid.data(), tid.size()) < 0) return nullptr;
+      char c;
+      if (read(fds[0], &c, 1) < 0) return nullptr;
+      return nullptr;
+    }, nullptr);
+    pthread_join(th, nullptr);
+    return 0;
+  });
+  std::string tid = live.read_line();
+  for (std::string b : {"pidfd", "poll"}) {
+    Result r = run_pwait({"-b", b, tid});
+    EXPECT_EQ(r.exit_code(), 3) << b << " " << r.err;
+    EXPECT_NE(r.err.find(tid + ": is a thread of process " + str(live.pid())), std::string::npos) << b << " " << r.err;
+  }
+  (void)t;
+}
+
+TEST(Cli, HardFdLimitTooLowForPidfd) {
+  if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
+  TargetGroup group(1500);
+  std::string list;
+  for (pid_t p : group.pids()) list += str(p) + "\n";
+  Command::Setup setup;
+  setup.stdin_data = list;
+  setup.nofile_soft = 1024;
+  setup.nofile_hard = 1024;
+  setup.unprivileged = true;
+  Result forced = run_pwait({"-b", "pidfd", "-F", "-"}, setup);
+  EXPECT_EQ(forced.exit_code(), 3) << forced.err;
+  EXPECT_NE(forced.err.find("RLIMIT_NOFILE"), std::string::npos) << forced.err;
+  EXPECT_EQ(std::count(forced.err.begin(), forced.err.end(), '\n'), 1) << forced.err;
+
+  // auto falls back to a backend that needs no fd per target.
+  Command c(pwait_args({"-j", "-F", "-"}), setup);
+  EXPECT_TRUE(c.running_after(300ms));
+  group.finish();
+  Result r = c.wait(60s);
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(r.out.find("\"backend\":\"pidfd\""), std::string::npos);
+}
+
+TEST(Cli, AnotherUsersZombieHasUnknownStatusNotSuccess) {
+  if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
+  for (std::string b : {"pidfd", "poll"}) {
+    Target t(testing::exit_on_command, Reap::on_request);  // root's process
+    Command::Setup setup;
+    setup.unprivileged = true;
+    Command c(pwait_args({"-b", b, "-v", "-x", str(t.pid())}), setup);
+    EXPECT_TRUE(c.running_after(200ms)) << b;
+    t.exit(0);
+    Result r = c.wait();
+    // The kernel masks the exit code from us: it must read as unknown, never as success.
+    EXPECT_EQ(r.out, str(t.pid()) + ": exited (status unknown), zombie (parent " + str(t.parent()) +
+                         " has not reaped it)\n") << b;
+    EXPECT_EQ(r.exit_code(), 125) << b;
+  }
+}
+
+TEST(Cli, AnotherUsersStatusAfterTheReap) {
+  if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
+  if (!kernel_at_least(6, 15)) GTEST_SKIP() << "PIDFD_INFO_EXIT needs Linux 6.15";
+  Target t(testing::exit_on_command, Reap::on_request);
+  Command::Setup setup;
+  setup.unprivileged = true;
+  Command c(pwait_args({"-b", "pidfd", "-r", "-x", "-j", str(t.pid())}), setup);
+  EXPECT_TRUE(c.running_after(200ms));
+  t.exit(6);
+  t.reap();
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 6) << r.out << r.err;
+  EXPECT_NE(r.out.find("{\"event\":\"reaped\",\"pid\":" + str(t.pid()) + ",\"status\":{\"code\":6}"), std::string::npos)
+      << r.out;
+}
+
+TEST(Cli, ListBackends) {
+  Result r = run_pwait({"--list-backends"});
+  EXPECT_EQ(r.exit_code(), 0);
+  for (const Backend& b : backends())
+    EXPECT_NE(r.out.find(std::string(b.name) + " "), std::string::npos) << r.out;
+}
+
+TEST(Cli, HelpVersionManAndReadmeAgree) {
+  Result h = run_pwait({"--help"});
+  EXPECT_EQ(h.exit_code(), 0);
+  Result v = run_pwait({"--version"});
+  EXPECT_EQ(v.exit_code(), 0);
+  EXPECT_EQ(v.out.rfind("pwait ", 0), 0u);
+  std::string man = file_text(std::string(PWAIT_SOURCE_DIR) + "/man/pwait.1");
+  std::string readme = file_text(std::string(PWAIT_SOURCE_DIR) + "/README.md");
+  ASSERT_FALSE(man.empty());
+  ASSERT_FALSE(readme.empty());
+  std::regex long_option("--[a-z][a-z-]+");
+  int seen = 0;
+  for (std::sregex_iterator it(h.out.begin(), h.out.end(), long_option), end; it != end; ++it) {
+    std::string opt = it->str();
+    // mdoc writes --foo as "Fl \-foo": accept either spelling.
+    std::string mdoc = "\\-" + opt.substr(2);
+    EXPECT_TRUE(man.find(mdoc) != std::string::npos || man.find(opt) != std::string::npos) << opt << " not in man/pwait.1";
+    EXPECT_NE(readme.find(opt), std::string::npos) << opt << " not in README.md";
+    ++seen;
+  }
+  EXPECT_GE(seen, 14);
+  for (const Backend& b : backends()) {
+    EXPECT_NE(h.out.find(std::string(b.name)), std::string::npos) << b.name << " not in --help";
+    EXPECT_NE(man.find(std::string(b.name)), std::string::npos) << b.name << " not in the man page";
+  }
+}
+
+}  // namespace
+}  // namespace pwait
