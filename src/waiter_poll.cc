@@ -23,9 +23,11 @@ using std::chrono::milliseconds;
 // case), backing off to the cap that keeps the wake-up within ~100 ms.
 constexpr Duration kFirstInterval = milliseconds(5);
 constexpr Duration kMaxInterval = milliseconds(100);
-// Never spend more than 1/kDutyRatio of the time polling: with thousands of
-// targets one sweep is long, and the interval stretches with it.
-constexpr int kDutyRatio = 100;
+// With thousands of targets one sweep is long: the interval stretches so
+// that polling takes at most 1/kDutyRatio of the time, but never past
+// kMaxStretched, so even 20,000 targets are noticed within a second or so.
+constexpr int kDutyRatio = 20;
+constexpr Duration kMaxStretched = milliseconds(1000);
 
 class PollWaiter final : public Waiter {
  public:
@@ -85,7 +87,7 @@ class PollWaiter final : public Waiter {
   Duration next_interval() {
     if (spec_.interval) return *spec_.interval;
     interval_ = std::min(kMaxInterval, interval_ == Duration::zero() ? kFirstInterval : interval_ * 3 / 2);
-    return std::max(interval_, last_sweep_ * kDutyRatio);
+    return std::max(interval_, std::min(last_sweep_ * kDutyRatio, kMaxStretched));
   }
 
   // The target's process still holds its PID: a zombie, or running.
