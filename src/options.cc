@@ -33,7 +33,7 @@ Wait for processes to end (any process, not only children) and say how they ende
   -r, --reaped            a target ends when it is reaped (gone), not when it exits (zombie)
   -e, --exited            a PID that does not exist counts as already ended (default: error)
   -t, --timeout DURATION  give up after DURATION: 10, 1.5, 1.5s, 250ms, 2m, 1h
-  -b, --backend NAME      auto, pidfd, poll; default from PWAIT_BACKEND, else auto
+  -b, --backend NAME      auto, pidfd, netlink, ptrace, poll; default from PWAIT_BACKEND, else auto
       --list-backends     print every backend, usable here or not, with the reason; exit 0
       --interval DURATION poll backend interval (default: adaptive, at most 100ms)
   -v, --verbose           one line per event on stdout
