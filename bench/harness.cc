@@ -384,6 +384,11 @@ std::vector<WaiterDef> make_waiters(const std::string& pwait, const std::string&
   w.push_back({"minimal pidfd+poll", "minimal", "bench/minimal_waiter.cc: pidfd_open + poll(2), nothing else",
                [=](const Targets& t) { return concat({minimal}, pid_args(t)); },
                [=](pid_t g) { return std::vector<std::string>{minimal, std::to_string(g)}; }, "", false});
+  // The same minimal waiter again, as a control: its ratios to the first show
+  // how far two identical waiters drift apart on this machine in one run.
+  w.push_back({"minimal again (noise control)", "minimal2", "the same binary as the minimal waiter, run as another row",
+               [=](const Targets& t) { return concat({minimal}, pid_args(t)); },
+               [=](pid_t g) { return std::vector<std::string>{minimal, std::to_string(g)}; }, "", false});
   // pwait: auto, then every backend the table may hold.
   std::string list = run_capture("'" + pwait + "' --list-backends");
   w.push_back({"pwait", "pwait", "pwait PID... (backend auto)",
@@ -679,7 +684,7 @@ std::string mib(double kb) { return kb < 0 || std::isnan(kb) ? "-" : fmt("%.1f M
 struct Config {
   std::string pwait, minimal, out;
   int runs = 50;             // latency runs per waiter
-  int reps = 3;              // scaling runs per waiter and size
+  int reps = 2;              // scaling runs per waiter at 10,000+ targets (3 at 1,000, 5 below)
   int start_runs = 200;      // start-up runs per command
   Ns idle_window = 2'000'000'000;
   std::vector<std::size_t> sizes{1, 10, 100, 1000, 10000, 20000};
@@ -763,13 +768,24 @@ struct Summary {
 };
 
 // Median time to return over the floor measured with no waiter running.
-std::string scale_cell(const std::vector<RunResult>& runs, double floor, bool with_rss) {
+// A waiter's colour and line width in the plots: pwait stands out.
+std::string style(const std::string& key) {
+  static const std::map<std::string, std::string> colour = {
+      {"minimal", "#000000"}, {"minimal2", "#999999"}, {"pwait", "#d62728"},      {"pwait-pidfd", "#ff7f0e"},
+      {"pwait-poll", "#bcbd22"}, {"pwait-netlink", "#e377c2"}, {"pwait-ptrace", "#8c564b"}, {"pidwait", "#1f77b4"},
+      {"tail", "#17becf"},      {"kill0", "#2ca02c"},    {"strace", "#9467bd"}};
+  auto it = colour.find(key);
+  return fmt("lc rgb '%s' lw %d", it == colour.end() ? "#444444" : it->second.c_str(), key == "pwait" ? 4 : 2);
+}
+
+std::string scale_cell(const std::vector<RunResult>& runs, double floor, bool with_rss, bool show_inrun = false) {
   if (runs.empty()) return "-";
-  std::vector<double> ratios, rss;
+  std::vector<double> ratios, rss, inrun;
   std::string fail;
   for (const auto& r : runs) {
     if (r.ok) {
       ratios.push_back(static_cast<double>(r.t_return) / floor);
+      if (r.t_floor > 0) inrun.push_back(static_cast<double>(r.t_return) / static_cast<double>(r.t_floor));
       rss.push_back(static_cast<double>(r.maxrss_kb));
     } else if (!r.ok && fail.empty()) {
       fail = r.fail;
@@ -777,6 +793,7 @@ std::string scale_cell(const std::vector<RunResult>& runs, double floor, bool wi
   }
   if (ratios.empty()) return "**failed**: " + fail;
   std::string cell = fmt("%.2f× floor", quantile(ratios, 0.5));
+  if (show_inrun && !inrun.empty()) cell += fmt(" (%.2f× in-run reap)", quantile(inrun, 0.5));
   if (with_rss) cell += ", " + mib(*std::max_element(rss.begin(), rss.end()));
   if (!fail.empty()) cell += fmt(" (%zu/%zu failed: %s)", runs.size() - ratios.size(), runs.size(), fail.c_str());
   return cell;
@@ -811,6 +828,43 @@ int main(int argc, char** argv) {
     std::fflush(raw);
   };
   auto progress = [](const std::string& s) { std::fprintf(stderr, "bench: %s\n", s.c_str()); };
+
+  // Start-up first, on a quiet machine: every waiter on a PID that is already
+  // gone, against `true`.
+  std::vector<double> true_times;
+  if (has_row(cfg, "startup")) {
+    progress("start-up");
+    std::vector<std::vector<double>> st(waiters.size());
+    std::vector<int> codes(waiters.size(), -1);
+    Ns budget_per = 3'000'000'000;  // a slow waiter (tail's 1 s sleep) gets fewer runs
+    std::vector<Ns> spent(waiters.size(), 0);
+    for (int run = 0; run < cfg.start_runs; ++run) {
+      Ns tt = time_start({"true"}, 5'000'000'000, nullptr);
+      if (tt > 0) true_times.push_back(static_cast<double>(tt));
+      for (std::size_t i = 0; i < waiters.size(); ++i) {
+        if (!waiters[i].unavailable.empty() || (spent[i] > budget_per && st[i].size() >= 10)) continue;
+        int status = 0;
+        Ns t = time_start(waiters[i].gone_argv(gone_pid()), 5'000'000'000, &status);
+        if (t > 0) {
+          st[i].push_back(static_cast<double>(t));
+          spent[i] += t;
+          codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        } else {
+          spent[i] += 5'000'000'000;
+          sum[i].start_note = "no return within 5 s";
+        }
+      }
+    }
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+      sum[i].start_med = quantile(st[i], 0.5);
+      if (codes[i] >= 0)
+        sum[i].start_note = fmt("exit %d, %zu runs", codes[i], st[i].size());
+      RunResult r;
+      r.ok = !st[i].empty();
+      r.t_return = std::isnan(sum[i].start_med) ? -1 : static_cast<Ns>(sum[i].start_med);
+      record("startup", waiters[i], 0, 0, r);
+    }
+  }
 
   // Latency, CPU per wait and peak RSS: one target, runs interleaved across
   // waiters (rotating the order) so the machine's noise falls on all alike.
@@ -860,7 +914,7 @@ int main(int argc, char** argv) {
   auto floor_of = [&](std::size_t n) { return quantile(floors[n], 0.5); };
   if (has_row(cfg, "scaling")) {
     for (std::size_t n : cfg.sizes) {
-      int reps = n >= 10000 ? std::max(1, cfg.reps) : std::max(cfg.reps, n <= 100 ? 5 : cfg.reps);
+      int reps = n >= 10000 ? std::max(1, cfg.reps) : std::max(cfg.reps, n <= 100 ? 5 : 3);
       if (cfg.quick) reps = cfg.reps;
       progress(fmt("scaling: %zu targets x %d", n, reps));
       RunSpec spec;
@@ -874,7 +928,7 @@ int main(int argc, char** argv) {
         for (std::size_t k = 0; k < waiters.size(); ++k) {
           std::size_t i = (k + static_cast<std::size_t>(rep)) % waiters.size();
           const WaiterDef& w = waiters[i];
-          if (!w.unavailable.empty()) continue;
+          if (!w.unavailable.empty() || w.key == "minimal2") continue;  // the control is for latency
           auto& prior = sum[i].scale[n];
           // Do not repeat a failure that comes from the limits, not from noise.
           if (!prior.empty() && std::none_of(prior.begin(), prior.end(), [](auto& r) { return r.ok; }) &&
@@ -889,41 +943,6 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Start-up: every waiter on a PID that is already gone, against `true`.
-  std::vector<double> true_times;
-  if (has_row(cfg, "startup")) {
-    progress("start-up");
-    std::vector<std::vector<double>> st(waiters.size());
-    std::vector<int> codes(waiters.size(), -1);
-    Ns budget_per = 3'000'000'000;  // a slow waiter (tail's 1 s sleep) gets fewer runs
-    std::vector<Ns> spent(waiters.size(), 0);
-    for (int run = 0; run < cfg.start_runs; ++run) {
-      Ns tt = time_start({"true"}, 5'000'000'000, nullptr);
-      if (tt > 0) true_times.push_back(static_cast<double>(tt));
-      for (std::size_t i = 0; i < waiters.size(); ++i) {
-        if (!waiters[i].unavailable.empty() || spent[i] > budget_per) continue;
-        int status = 0;
-        Ns t = time_start(waiters[i].gone_argv(gone_pid()), 5'000'000'000, &status);
-        if (t > 0) {
-          st[i].push_back(static_cast<double>(t));
-          spent[i] += t;
-          codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        } else {
-          spent[i] += 5'000'000'000;
-          sum[i].start_note = "no return within 5 s";
-        }
-      }
-    }
-    for (std::size_t i = 0; i < waiters.size(); ++i) {
-      sum[i].start_med = quantile(st[i], 0.5);
-      if (codes[i] >= 0)
-        sum[i].start_note = fmt("exit %d, %zu runs", codes[i], st[i].size());
-      RunResult r;
-      r.ok = !st[i].empty();
-      r.t_return = std::isnan(sum[i].start_med) ? -1 : static_cast<Ns>(sum[i].start_med);
-      record("startup", waiters[i], 0, 0, r);
-    }
-  }
   Ns bench_end = now_ns();
   std::fclose(raw);
 
@@ -998,7 +1017,7 @@ int main(int argc, char** argv) {
     det += "Each cell: the waiter's median time to return after the kill, as a ratio to the floor: the time the "
            "targets' own parent needs to reap them all, measured in the same run with no waiter running (a waiter "
            "that burns CPU while 10,000 targets exit slows their exits too, so the reap time in its own run is no "
-           "floor); then the waiter's peak RSS.\n\n";
+           "floor); in brackets the ratio to the parent's reap in the waiter's own run; then the waiter's peak RSS.\n\n";
     det += "| waiter |";
     for (auto n : cfg.sizes) det += fmt(" %zu |", n);
     det += "\n|---|";
@@ -1013,7 +1032,7 @@ int main(int argc, char** argv) {
       det += "| " + waiters[i].name + " |";
       for (auto n : cfg.sizes) {
         auto it = sum[i].scale.find(n);
-        det += " " + (it == sum[i].scale.end() ? std::string("-") : scale_cell(it->second, floor_of(n), true)) + " |";
+        det += " " + (it == sum[i].scale.end() ? std::string("-") : scale_cell(it->second, floor_of(n), true, true)) + " |";
       }
       det += "\n";
     }
@@ -1105,7 +1124,8 @@ int main(int argc, char** argv) {
              run_capture("dpkg-query -W -f='${Version}' coreutils").c_str(),
              run_capture("dpkg-query -W -f='${Version}' strace").c_str(),
              run_capture("dpkg-query -W -f='${Version}' dash").c_str());
-  res += fmt("- Run: %d latency runs per waiter, %d scaling runs per size (5 for ≤ 100 targets), %d start-up runs; "
+  res += fmt("- Run: %d latency runs per waiter; scaling runs per waiter and size: %d at 10,000+ targets, 3 at 1,000, "
+             "5 below; up to %d start-up runs; "
              "took %.0f s\n\n",
              cfg.runs, cfg.reps, cfg.start_runs, static_cast<double>(bench_end - bench_start) / 1e9);
   res += "## Headline\n\nLatency and CPU: ratio to the minimal waiter. Scaling: ratio to the floor (the targets' "
@@ -1143,7 +1163,8 @@ int main(int argc, char** argv) {
         std::fprintf(d, "%.3f %.4f\n", v[k] / 1e3, static_cast<double>(k + 1) / static_cast<double>(v.size()));
       std::fclose(d);
       lat_plot += (lat_plot.empty() ? "plot " : ", \\\n     ") +
-                  fmt("'lat-%s.dat' using 1:2 with steps lw 2 title '%s'", waiters[i].key.c_str(), waiters[i].name.c_str());
+                  fmt("'lat-%s.dat' using 1:2 with steps %s title '%s'", waiters[i].key.c_str(),
+                      style(waiters[i].key).c_str(), waiters[i].name.c_str());
     }
     FILE* g = std::fopen((cfg.out + "/latency.gp").c_str(), "w");
     std::fprintf(g,
@@ -1157,9 +1178,13 @@ int main(int argc, char** argv) {
     FILE* d = std::fopen((cfg.out + "/scaling.dat").c_str(), "w");
     std::fprintf(d, "targets \"floor (reap all)\"");
     std::vector<std::size_t> cols;
+    std::string scale_plot;
     for (std::size_t i = 0; i < waiters.size(); ++i)
       if (!sum[i].scale.empty()) {
         cols.push_back(i);
+        scale_plot += fmt("%s     'scaling.dat' using 1:%zu with linespoints %s pt %zu title columnheader(%zu)",
+                          scale_plot.empty() ? "" : ", \\\n", cols.size() + 2, style(waiters[i].key).c_str(),
+                          cols.size() % 14 + 1, cols.size() + 2);
         std::fprintf(d, " \"%s\"", waiters[i].name.c_str());
       }
     std::fprintf(d, "\n");
@@ -1181,8 +1206,7 @@ int main(int argc, char** argv) {
                  "set logscale xy\nset xlabel 'targets (log scale)'\nset ylabel 'time to return (ms, log scale)'\n"
                  "set grid\nset key outside right\nset datafile missing 'NaN'\n"
                  "plot 'scaling.dat' using 1:2 with linespoints lw 3 dt 2 lc rgb 'black' title columnheader(2), \\\n"
-                 "     for [i=3:%zu] 'scaling.dat' using 1:i with linespoints lw 2 title columnheader(i)\n",
-                 cols.size() + 2);
+                 "%s\n", scale_plot.c_str());
     std::fclose(g);
   }
   return 0;
