@@ -12,6 +12,7 @@
 #include <linux/connector.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +64,17 @@ constexpr unsigned kBatch = 64;
 constexpr int kMaxBatchesPerDrain = 64;
 // Before Linux 6.9 a pidfd does not report the reap: look this often.
 constexpr milliseconds kReapPoll(100);
+// fds kept free for everything but reap pidfds: stdio, epoll, timerfd,
+// signalfd, the socket, /proc reads.
+constexpr rlim_t kSpareFds = 64;
+
+// How many reap pidfds fit under the soft RLIMIT_NOFILE.
+std::size_t pidfd_budget() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  return lim.rlim_cur > kSpareFds ? static_cast<std::size_t>(lim.rlim_cur - kSpareFds) : 0;
+}
 
 // One proc connector message, checked: from the kernel, with the connector's
 // proc id and a whole proc_event.
@@ -149,14 +161,18 @@ Fd open_connector(std::string& why) {
   return fd;
 }
 
+// The kernel's answer to a subscription carries its ack number + 1 and goes
+// to every socket in the group: our PID (unique while we live; PIDs stay
+// below 2^22) tells ours from other subscribers' answers, and the top bit
+// tells the probe's from the watching socket's (tests wait for the latter).
+enum class Purpose : std::uint32_t { watch = 0, probe = 1u << 31 };
+
 // Subscribes `fd` to process events and waits for the kernel's answer, so a
 // caller knows exits are reported from the moment this returns. The reason
 // it cannot, or nullopt. Events read while waiting are dropped: whoever
 // subscribes checks its targets afterwards.
-std::optional<std::string> subscribe(int fd) {
-  // The answer carries ack + 1 and goes to every socket in the group: our
-  // PID (unique while we live) tells ours from other subscribers' answers.
-  auto ack = static_cast<std::uint32_t>(getpid());
+std::optional<std::string> subscribe(int fd, Purpose purpose) {
+  auto ack = static_cast<std::uint32_t>(getpid()) | static_cast<std::uint32_t>(purpose);
   std::uint32_t op = PROC_CN_MCAST_LISTEN;
   if (!send_control(fd, &op, sizeof op, ack)) {
     if (errno == ECONNREFUSED)
@@ -221,7 +237,7 @@ class NetlinkWaiter final : public Waiter {
     std::string why;
     sock_ = open_connector(why);
     if (!sock_) throw WatchError("netlink: " + why);
-    if (auto why = subscribe(sock_.get())) throw WatchError("netlink: " + *why);
+    if (auto why = subscribe(sock_.get(), Purpose::watch)) throw WatchError("netlink: " + *why);
     subscribed_ = true;
     loop_.add(sock_.get(), EPOLLIN, kSocketTag);
 
@@ -316,13 +332,12 @@ class NetlinkWaiter final : public Waiter {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return;
         if (errno == ENOBUFS) {
-          // The buffer overflowed and events were lost: every target that has
-          // not exited is looked at again in settle().
-          for (std::size_t i = 0; i < targets_.size(); ++i) {
-            if (targets_[i].exited || targets_[i].done) continue;
-            mark_pending(i);
-          }
-          continue;
+          // The buffer overflowed and events were lost. Everything read so
+          // far came before the loss; what follows may come after it, when
+          // a lost target's PID may already name another process. So stop
+          // here: settle() looks at every target before reading on.
+          overflowed_ = true;
+          return;
         }
         throw_errno("recvmmsg", "proc connector");
       }
@@ -346,33 +361,46 @@ class NetlinkWaiter final : public Waiter {
     mark_pending(it->second);
   }
 
-  // Looks at every pending target: an exit event (or a lost one) is the end
-  // of the process only once the whole thread group is gone.
+  // Looks at the targets that had events, and at every target after an
+  // overflow: an exit event (or a lost one) is the end of the process only
+  // once the whole thread group is gone.
   void settle(std::vector<Event>& out) {
-    for (std::size_t k = 0; k < pending_.size(); ++k) {
+    for (std::size_t k = 0;; ++k) {
+      if (overflowed_) {
+        overflowed_ = false;
+        for (std::size_t i = 0; i < targets_.size(); ++i) look(i, false, out);
+      }
+      if (k >= pending_.size()) break;
       std::size_t i = pending_[k];
-      Target& t = targets_[i];
-      t.pending = false;
-      if (t.exited || t.done) continue;
-      auto st = read_proc_stat(pids_[i]);
-      bool same = st && st->start_time == t.start_time;  // else reaped (maybe reused)
-      if (same && !st->group_exited()) continue;        // one thread ended; the process lives on
-      if (t.code_from_leader) {
-        // The leader's event is the last one only if no other thread outlived
-        // it; one that did has left the group already (that is what /proc
-        // showed) and its event is on its way: take it too.
-        drain();
-      }
-      Event ev{EventKind::exited, i, std::nullopt};
-      if (t.code) ev.status = t.code;
-      else if (same) ev.status = zombie_status(pids_[i], *st);
-      if (same) {
-        ev.zombie = true;
-        ev.parent = st->ppid;
-      }
-      exited(i, ev, out);
+      targets_[i].pending = false;
+      look(i, true, out);
     }
     pending_.clear();
+  }
+
+  // Reports target `i` exited if its whole thread group is gone. `may_read`:
+  // whether it may read more events first (not while recovering from an
+  // overflow, whose later events may name reused PIDs).
+  void look(std::size_t i, bool may_read, std::vector<Event>& out) {
+    Target& t = targets_[i];
+    if (t.exited || t.done) return;
+    auto st = read_proc_stat(pids_[i]);
+    bool same = st && st->start_time == t.start_time;  // else reaped (maybe reused)
+    if (same && !st->group_exited()) return;          // one thread ended; the process lives on
+    if (may_read && t.code_from_leader) {
+      // The leader's event is the last one only if no other thread outlived
+      // it; one that did has left the group already (that is what /proc
+      // showed) and its event is on its way: take it too.
+      drain();
+    }
+    Event ev{EventKind::exited, i, std::nullopt};
+    if (t.code) ev.status = t.code;
+    else if (same) ev.status = zombie_status(pids_[i], *st);
+    if (same) {
+      ev.zombie = true;
+      ev.parent = st->ppid;
+    }
+    exited(i, ev, out);
   }
 
   void exited(std::size_t i, const Event& ev, std::vector<Event>& out) {
@@ -394,13 +422,17 @@ class NetlinkWaiter final : public Waiter {
   // shows the same process: a zombie holds its PID, nothing can reuse it.
   void watch_reap(std::size_t i, std::vector<Event>& out) {
     Target& t = targets_[i];
-    Fd fd = open_pidfd(pids_[i]);
-    if (!fd && errno == ESRCH) return reaped(i, out);
+    Fd fd;
+    if (pidfds_ < pidfd_budget_) {
+      fd = open_pidfd(pids_[i]);
+      if (!fd && errno == ESRCH) return reaped(i, out);
+    }
     if (fd) {
       if (!same_process(i)) return reaped(i, out);
       if (kernel_reports_reap_) loop_.add(fd.get(), 0, i);  // EPOLLHUP needs no asking
       else reap_polled_.push_back(i);
       t.pidfd = std::move(fd);
+      ++pidfds_;
       return;
     }
     // No fd to spare (thousands of zombies at once): the start time tells.
@@ -417,8 +449,11 @@ class NetlinkWaiter final : public Waiter {
     if (t.done) return;
     t.done = true;
     std::optional<int> status = t.status;
-    if (!status && t.pidfd) status = pidfd_exit_status(t.pidfd.get());
-    t.pidfd.reset();  // closing drops it from the epoll
+    if (t.pidfd) {
+      if (!status) status = pidfd_exit_status(t.pidfd.get());
+      t.pidfd.reset();  // closing drops it from the epoll
+      --pidfds_;
+    }
     out.push_back({EventKind::reaped, i, status});
   }
 
@@ -440,8 +475,11 @@ class NetlinkWaiter final : public Waiter {
   std::vector<Target> targets_;
   std::unordered_map<pid_t, std::size_t> by_pid_;  // targets not yet exited
   std::vector<std::size_t> pending_;
+  bool overflowed_ = false;  // ENOBUFS: events were lost
   std::vector<std::size_t> reap_polled_;
   const bool kernel_reports_reap_ = kernel_at_least(6, 9);  // EPOLLHUP on reap
+  const std::size_t pidfd_budget_ = pidfd_budget();
+  std::size_t pidfds_ = 0;  // reap pidfds open
 };
 
 }  // namespace
@@ -451,7 +489,7 @@ std::optional<std::string> netlink_probe(const Needs&) {
   std::string why;
   Fd fd = open_connector(why);
   if (!fd) return why;
-  if (auto refused = subscribe(fd.get())) return refused;
+  if (auto refused = subscribe(fd.get(), Purpose::probe)) return refused;
   unsubscribe(fd.get());
   return std::nullopt;
 }

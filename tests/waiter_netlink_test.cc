@@ -1,0 +1,381 @@
+// What only the netlink backend has to get right, beyond the shared backend
+// suite: the window between subscribing and checking, lost events (ENOBUFS),
+// namespaces that refuse or ignore it, unprivileged status, and messages
+// that do not come from the kernel. Each test runs the built binary and
+// watches it from outside: the proc connector group itself tells the test
+// the moment pwait has subscribed.
+
+#include <gtest/gtest.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "pwait/backend.h"
+#include "pwait/fd.h"
+#include "pwait/pidfd.h"
+#include "testlib.h"
+
+namespace pwait {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Command;
+using testing::Reap;
+using testing::Result;
+using testing::Target;
+using testing::TargetGroup;
+using Steady = std::chrono::steady_clock;
+
+std::string str(pid_t p) { return std::to_string(p); }
+
+std::vector<std::string> pwait_args(std::vector<std::string> args) {
+  args.insert(args.begin(), testing::pwait_binary());
+  return args;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// A socket in the proc connector's multicast group that never subscribes
+// itself: it sees what the kernel sends to the group while pwait is
+// subscribed, including the kernel's answer to pwait's subscription.
+class GroupListener {
+ public:
+  GroupListener() {
+    fd_.reset(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR));
+    if (!fd_) {
+      why_ = std::string("socket NETLINK_CONNECTOR: ") + strerror(errno);
+      return;
+    }
+    int size = 8 << 20;
+    setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
+    sockaddr_nl self{};
+    self.nl_family = AF_NETLINK;
+    self.nl_groups = CN_IDX_PROC;
+    if (bind(fd_.get(), reinterpret_cast<sockaddr*>(&self), sizeof self) != 0) {
+      why_ = std::string("bind CN_IDX_PROC: ") + strerror(errno);
+      fd_.reset();
+    }
+  }
+  /// Why the test cannot listen, or empty.
+  const std::string& why() const { return why_; }
+  int fd() const { return fd_.get(); }
+
+  /// Waits for the kernel's answer to the subscription of process `pid`
+  /// (pwait uses its PID as the ack number; the answer carries it + 1).
+  void wait_subscribed(pid_t pid, std::chrono::milliseconds deadline = testing::kDeadline) {
+    auto until = Steady::now() + deadline;
+    for (;;) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Steady::now()).count();
+      if (left <= 0) throw testing::DeadlineError("pwait never subscribed to the proc connector");
+      pollfd p{fd_.get(), POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      alignas(nlmsghdr) char buf[512];
+      sockaddr_nl from{};
+      socklen_t len = sizeof from;
+      ssize_t n = recvfrom(fd_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_event)))) continue;  // ENOBUFS too
+      if (from.nl_pid != 0) continue;
+      auto* cn = static_cast<cn_msg*>(NLMSG_DATA(reinterpret_cast<nlmsghdr*>(buf)));
+      proc_event ev;
+      std::memcpy(&ev, cn->data, sizeof ev);
+      if (ev.what == proc_event::PROC_EVENT_NONE && cn->ack == static_cast<std::uint32_t>(pid) + 1) return;
+    }
+  }
+
+ private:
+  Fd fd_;
+  std::string why_;
+};
+
+// The row of /proc/net/netlink for the NETLINK_CONNECTOR socket that
+// process `pid` holds: its port id and how many messages it dropped.
+struct SocketRow {
+  std::uint32_t port = 0;
+  unsigned long drops = 0;
+};
+
+std::optional<SocketRow> connector_socket_of(pid_t pid) {
+  std::vector<std::string> inodes;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + str(pid) + "/fd", ec)) {
+    std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (target.rfind("socket:[", 0) == 0) inodes.push_back(target.substr(8, target.size() - 9));
+  }
+  std::ifstream table("/proc/net/netlink");
+  std::string line;
+  std::getline(table, line);  // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+  while (std::getline(table, line)) {
+    std::istringstream f(line);
+    std::string sk, inode;
+    int eth;
+    SocketRow row;
+    std::string groups, rmem, wmem, dump, locks;
+    if (!(f >> sk >> eth >> row.port >> groups >> rmem >> wmem >> dump >> locks >> row.drops >> inode)) continue;
+    if (eth == NETLINK_CONNECTOR && std::find(inodes.begin(), inodes.end(), inode) != inodes.end()) return row;
+  }
+  return std::nullopt;
+}
+
+// Waits until pwait is blocked in epoll_wait: it has finished watch() and
+// waits for events. (Its subscription is answered in a poll().)
+void wait_until_waiting(pid_t pid) {
+  auto until = Steady::now() + testing::kDeadline;
+  while (Steady::now() < until) {
+    std::ifstream f("/proc/" + str(pid) + "/syscall");
+    long nr = -1;
+    if (f >> nr && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2)) return;
+    usleep(1000);  // polling a condition, with a deadline
+  }
+  throw testing::DeadlineError("pwait never started waiting");
+}
+
+// Starts `n` processes that exit at once, and reaps them: `n` exit events.
+// vfork: no page tables to copy, so a storm is fast even on a busy machine.
+[[gnu::noinline]] pid_t spawn_exiting() {
+  pid_t p = vfork();
+  if (p == 0) _exit(0);
+  return p;
+}
+
+void exit_storm(int n) {
+  for (int i = 0; i < n; ++i) {
+    pid_t p = spawn_exiting();
+    if (p < 0) throw std::runtime_error("vfork failed");
+    while (waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+class NetlinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = netlink_probe({})) GTEST_SKIP() << "netlink is unavailable: " << *why;
+  }
+};
+
+TEST_F(NetlinkTest, LastThreadGivesTheStatusWhenTheLeaderExitedFirst) {
+  Target t(testing::leader_exits_first);  // reaped at once: only the event knows the status
+  ASSERT_EQ(t.read_line(), "ready");
+  Command c(pwait_args({"-b", "netlink", "-v", "-x", str(t.pid())}));
+  EXPECT_TRUE(c.running_after(300ms)) << "returned while a thread of the target still runs";
+  t.exit(5);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 5) << r.out << r.err;
+  EXPECT_EQ(r.out, str(t.pid()) + ": exited with status 5\n");
+}
+
+TEST_F(NetlinkTest, TargetExitingBetweenSubscriptionAndCheckHasExited) {
+  GroupListener listener;
+  if (!listener.why().empty()) GTEST_SKIP() << listener.why();
+  // Many targets checked first make the window wide; the one that exits in
+  // it is checked last.
+  TargetGroup group(1000);
+  Target t;  // reaped at once: by the time pwait looks, the PID is free
+  std::vector<std::string> args = {"-b", "netlink", "-v", "-x"};
+  for (pid_t p : group.pids()) args.push_back(str(p));
+  args.push_back(str(t.pid()));
+  Command c(pwait_args(args));
+  listener.wait_subscribed(c.pid());
+  t.kill(SIGKILL);
+  t.wait_reaped();
+  group.finish();
+  Result r = c.wait(60s);
+  EXPECT_EQ(r.exit_code(), 128 + SIGKILL) << r.err;
+  EXPECT_EQ(count_of(r.out, str(t.pid()) + ": killed by signal 9 (SIGKILL)\n"), 1u) << r.err;
+  EXPECT_EQ(r.err.find("no such process"), std::string::npos) << r.err;
+  EXPECT_EQ(count_of(r.out, "\n"), group.pids().size() + 1);
+}
+
+TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAForkStorm) {
+  Target zombie(testing::exit_on_command, Reap::on_request);
+  Target reaped;  // reaped at once: its PID is free for the storm to reuse
+  Target other;
+  Command c(pwait_args({"-b", "netlink", "-v", "-x", str(zombie.pid()), str(reaped.pid()), str(other.pid())}));
+  wait_until_waiting(c.pid());
+  auto before = connector_socket_of(c.pid());
+  ASSERT_TRUE(before) << "pwait holds no NETLINK_CONNECTOR socket";
+  // Stopped, pwait cannot read: its receive buffer overflows and the kernel
+  // drops every event from then on, the targets' exits among them.
+  c.kill(SIGSTOP);
+  unsigned long drops = before->drops;
+  for (int round = 0; round < 100 && drops == before->drops; ++round) {
+    exit_storm(1000);
+    drops = connector_socket_of(c.pid()).value_or(SocketRow{}).drops;
+  }
+  ASSERT_GT(drops, before->drops) << "the storm never overflowed pwait's receive buffer";
+  zombie.exit(7);
+  zombie.wait_exited();
+  reaped.exit(3);
+  reaped.wait_reaped();
+  exit_storm(1000);
+  c.kill(SIGCONT);
+  EXPECT_TRUE(c.running_after(300ms)) << "returned before the third target ended";
+  other.exit(0);
+  Result r = c.wait();
+  // The zombie's status is still in /proc; the reaped one's went with its
+  // event: unknown, never a status from whatever process reused its PID.
+  EXPECT_EQ(r.exit_code(), 7) << r.out << r.err;
+  EXPECT_EQ(count_of(r.out, str(zombie.pid()) + ": exited with status 7, zombie"), 1u) << r.out;
+  EXPECT_EQ(count_of(r.out, str(reaped.pid()) + ": exited (status unknown)\n"), 1u) << r.out;
+  EXPECT_EQ(count_of(r.out, str(other.pid()) + ": exited with status 0\n"), 1u) << r.out;
+  EXPECT_EQ(count_of(r.out, "\n"), 3u) << r.out;
+}
+
+TEST_F(NetlinkTest, ForkStormWhileWaitingReportsTheTargetOnce) {
+  Target t;
+  Command c(pwait_args({"-b", "netlink", "-v", "-x", str(t.pid())}));
+  EXPECT_TRUE(c.running_after(100ms));
+  exit_storm(3000);
+  t.exit(9);
+  exit_storm(3000);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 9) << r.err;
+  // Whether the nursery had reaped it by then is a race: the line may say "zombie".
+  EXPECT_EQ(r.out.rfind(str(t.pid()) + ": exited with status 9", 0), 0u) << r.out;
+  EXPECT_EQ(count_of(r.out, "\n"), 1u) << r.out;
+}
+
+// Whether this process may create namespaces (`unshare -n`).
+bool can_unshare_net() {
+  Result r = testing::Command({"/usr/bin/unshare", "-n", "/bin/true"}).wait();
+  return r.exit_code() == 0;
+}
+
+TEST_F(NetlinkTest, RefusedInAnotherNetworkNamespaceWhereAutoStillWorks) {
+  if (!can_unshare_net()) GTEST_SKIP() << "cannot create a network namespace here";
+  Target t;
+  std::vector<std::string> in_netns = {"/usr/bin/unshare", "-n", testing::pwait_binary()};
+
+  auto forced = in_netns;
+  forced.insert(forced.end(), {"-b", "netlink", str(t.pid())});
+  Result f = Command(forced).wait();
+  EXPECT_EQ(f.exit_code(), 3) << f.err;
+  EXPECT_NE(f.err.find("network namespace"), std::string::npos) << f.err;
+  EXPECT_EQ(count_of(f.err, "\n"), 1u) << f.err;
+
+  auto list = in_netns;
+  list.push_back("--list-backends");
+  Result l = Command(list).wait();
+  EXPECT_EQ(l.exit_code(), 0);
+  EXPECT_NE(l.out.find("netlink  unavailable"), std::string::npos) << l.out;
+
+  auto automatic = in_netns;
+  automatic.insert(automatic.end(), {"-j", "-x", str(t.pid())});
+  Command a(automatic);
+  EXPECT_TRUE(a.running_after(200ms));
+  t.exit(4);
+  Result r = a.wait();
+  EXPECT_EQ(r.exit_code(), 4) << r.err;
+  EXPECT_EQ(r.out.find("\"backend\":\"netlink\""), std::string::npos) << r.out;
+}
+
+TEST_F(NetlinkTest, IgnoredInAnotherUserNamespaceWithoutHanging) {
+  Result probe = Command({"/usr/bin/unshare", "-U", "/bin/true"}).wait();
+  if (probe.exit_code() != 0) GTEST_SKIP() << "cannot create a user namespace here";
+  Target t;
+  auto started = Steady::now();
+  Result f = Command({"/usr/bin/unshare", "-U", testing::pwait_binary(), "-b", "netlink", str(t.pid())}).wait();
+  EXPECT_EQ(f.exit_code(), 3) << f.err;
+  EXPECT_NE(f.err.find("user namespace"), std::string::npos) << f.err;
+  EXPECT_LT(Steady::now() - started, 5s);
+}
+
+TEST_F(NetlinkTest, UnprivilegedGetsTheStatusOfAZombieItMayNotRead) {
+  if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
+  if (!kernel_at_least(6, 6)) GTEST_SKIP() << "unprivileged proc connector subscribers need Linux 6.6";
+  Target t(testing::exit_on_command, Reap::on_request);  // root's process: its /proc status is masked
+  Command::Setup setup;
+  setup.unprivileged = true;
+  Command c(pwait_args({"-b", "netlink", "-v", "-x", str(t.pid())}), setup);
+  EXPECT_TRUE(c.running_after(200ms)) << c.wait().err;
+  t.exit(7);
+  Result r = c.wait();  // the target is still a zombie: no reap to learn the status from
+  EXPECT_EQ(r.exit_code(), 7) << r.err;
+  EXPECT_EQ(r.out, str(t.pid()) + ": exited with status 7, zombie (parent " + str(t.parent()) +
+                       " has not reaped it)\n");
+}
+
+TEST_F(NetlinkTest, UnprivilegedUnderAFdLimitWatchesThousandsWithOneSocket) {
+  if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
+  if (!kernel_at_least(6, 6)) GTEST_SKIP() << "unprivileged proc connector subscribers need Linux 6.6";
+  TargetGroup group(3000);
+  std::string list;
+  for (pid_t p : group.pids()) list += str(p) + "\n";
+  Command::Setup setup;
+  setup.stdin_data = list;
+  setup.nofile_soft = 64;
+  setup.nofile_hard = 64;
+  setup.unprivileged = true;
+  Command c(pwait_args({"-b", "netlink", "-r", "-x", "-F", "-"}), setup);
+  EXPECT_TRUE(c.running_after(300ms)) << c.wait().err;
+  group.finish();
+  Result r = c.wait(60s);
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(NetlinkTest, MessagesNotFromTheKernelAreDropped) {
+  if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
+  if (!kernel_at_least(6, 6)) GTEST_SKIP() << "unprivileged proc connector subscribers need Linux 6.6";
+  GroupListener listener;
+  if (!listener.why().empty()) GTEST_SKIP() << listener.why();
+  // A zombie from before pwait started whose status pwait may not read: the
+  // only way it could learn one is a forged exit event.
+  Target t(testing::exit_on_command, Reap::on_request);
+  t.exit(0);
+  t.wait_exited();
+  TargetGroup group(1000);  // checked first: a wide window for the forgery
+  std::string list;
+  for (pid_t p : group.pids()) list += str(p) + "\n";
+  list += str(t.pid()) + "\n";
+  Command::Setup setup;
+  setup.stdin_data = list;
+  setup.unprivileged = true;
+  Command c(pwait_args({"-b", "netlink", "-v", "-x", "-F", "-"}), setup);
+  listener.wait_subscribed(c.pid());
+  auto sock = connector_socket_of(c.pid());
+  ASSERT_TRUE(sock);
+
+  alignas(nlmsghdr) char buf[NLMSG_SPACE(sizeof(cn_msg) + sizeof(proc_event))] = {};
+  auto* nlh = reinterpret_cast<nlmsghdr*>(buf);
+  nlh->nlmsg_len = NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_event));
+  nlh->nlmsg_type = NLMSG_DONE;
+  auto* cn = static_cast<cn_msg*>(NLMSG_DATA(nlh));
+  cn->id = {CN_IDX_PROC, CN_VAL_PROC};
+  cn->len = sizeof(proc_event);
+  proc_event ev{};
+  ev.what = proc_event::PROC_EVENT_EXIT;
+  ev.event_data.exit.process_pid = ev.event_data.exit.process_tgid = t.pid();
+  ev.event_data.exit.exit_code = 42 << 8;
+  std::memcpy(cn->data, &ev, sizeof ev);
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  to.nl_pid = sock->port;
+  ASSERT_EQ(sendto(listener.fd(), buf, nlh->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+            static_cast<ssize_t>(nlh->nlmsg_len))
+      << strerror(errno);
+
+  group.finish();
+  Result r = c.wait(60s);
+  EXPECT_EQ(r.exit_code(), 125) << r.err;
+  EXPECT_EQ(count_of(r.out, str(t.pid()) + ": exited (status unknown), zombie"), 1u) << r.out;
+}
+
+}  // namespace
+}  // namespace pwait
