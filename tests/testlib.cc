@@ -243,6 +243,16 @@ void Target::wait_reaped(std::chrono::milliseconds deadline) {
   }
 }
 
+std::string Target::wait_job_control(std::chrono::milliseconds deadline) {
+  std::string line = read_report(deadline);
+  if (line.rfind("exited ", 0) == 0) {
+    exited_ = true;
+    status_ = std::stoi(line.substr(7));
+    throw std::runtime_error("the target exited instead of a job-control event: " + line);
+  }
+  return line;
+}
+
 TargetGroup::TargetGroup(std::size_t n) {
   Fd in_r, report_w;
   make_pipe(in_r, in_);

@@ -69,6 +69,9 @@ class Target {
   void reap(std::chrono::milliseconds deadline = kDeadline);
   /// Waits until the nursery has reaped it (Reap::at_once).
   void wait_reaped(std::chrono::milliseconds deadline = kDeadline);
+  /// The nursery's next job-control report, as the real parent saw it with
+  /// WUNTRACED/WCONTINUED: "stopped N" or "continued". Throws if it exits first.
+  std::string wait_job_control(std::chrono::milliseconds deadline = kDeadline);
 
  private:
   std::string read_report(std::chrono::milliseconds deadline);
