@@ -1,27 +1,33 @@
 // The ptrace backend: PTRACE_SEIZE on each target's leader thread with
-// PTRACE_O_TRACEEXIT. The tracee's stops arrive as SIGCHLD, read through a
-// signalfd in the shared epoll; each is drained with waitpid(tid, __WALL)
-// for the traced leaders only (pwait's caller may have children of its own).
+// PTRACE_O_TRACEEXIT, served by a tracer thread of its own (see Tracer). The
+// tracee's stops arrive as SIGCHLD, read through a signalfd; each is drained
+// with waitpid(tid, __WALL) for the traced leaders only (pwait's caller may
+// have children of its own).
 //
 // Only the leader is traced. Signals that land in other threads never stop
 // anything, so they cannot be lost; group-stops still complete, because the
 // kernel counts the traced leader's trap like any thread's stop; and the
 // tracer's wait reports a leader's exit only once the whole thread group is
-// gone (a leader that called pthread_exit stays an unreported zombie until
-// then). Tracing every thread would add a stop for every thread-directed
-// signal and a race with every clone, and buy nothing the leader does not give.
+// gone. Tracing every thread would add a stop for every thread-directed
+// signal and a race with every clone, and buy nothing the leader does not
+// give. A leader that leaves alone (pthread_exit) is let go at its exit stop:
+// a traced zombie cannot be detached, and would keep its parent from ever
+// seeing the process end should pwait stop first. Its pidfd then says when
+// the group is gone, as for a target found in that state.
 //
-// A traced, exited non-child is a zombie only its tracer sees: our waitpid
-// takes the status (the same the parent will get; it agrees with
-// PTRACE_GETEVENTMSG at the exit stop unless the leader exited alone) and
-// hands the zombie to its real parent. From then on a pidfd, opened before
-// the seize, tells zombie from reaped as in the pidfd backend.
+// The status is the one PTRACE_GETEVENTMSG gives at the exit stop, checked
+// by our wait on the leader, which the kernel answers with what the real
+// parent will get (they differ only if the group's last thread was not the
+// leader). A SIGKILL skips the exit stop; the wait still has the status. A
+// traced non-child's zombie is seen by its tracer only: our wait hands it to
+// its real parent, and a pidfd opened before the seize tells zombie from
+// reaped from then on, as in the pidfd backend.
 //
 // Every stop is resumed at once: a signal-delivery stop with the same signal,
 // a group-stop with PTRACE_LISTEN (so SIGCONT and the real parent's
 // WUNTRACED/WCONTINUED work as without a tracer; /proc shows 't', not 'T',
-// meanwhile). The destructor interrupts and detaches every target still
-// traced, handing a pending signal back.
+// meanwhile). Destroying the Waiter interrupts and detaches every target
+// still traced, handing a pending signal back.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -60,6 +66,8 @@ using std::chrono::milliseconds;
 // detach them. One that does not stop in time (uninterruptible sleep) is
 // detached by the kernel when pwait exits.
 constexpr Duration kDetachGrace = milliseconds(2000);
+// How long it waits for the rest of a group whose leader is past its exit stop.
+constexpr Duration kExitingGrace = milliseconds(100);
 // Before Linux 6.9 a pidfd does not report the reap: look this often.
 constexpr Duration kReapPoll = milliseconds(100);
 constexpr int kCapSysPtrace = 19;
@@ -447,7 +455,18 @@ class Tracer {
     switch (static_cast<unsigned>(st) >> 16) {
       case PTRACE_EVENT_EXIT: {
         unsigned long msg = 0;
-        if (ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg) == 0) t.exit_stop_status = static_cast<int>(msg);
+        if (ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg) != 0) return;  // ESRCH: SIGKILLed meanwhile
+        auto stat = read_proc_stat(pid);
+        if (msg == 0 && stat && stat->num_threads > 1) {
+          // The leader alone leaves (pthread_exit) and the process lives on.
+          // A traced zombie cannot be detached, so let go now and watch the
+          // group's end through the pidfd, like a target found in this state.
+          if (ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0 && errno != ESRCH)
+            throw_errno("ptrace(PTRACE_DETACH)", std::to_string(pid));
+          t.mode = Mode::untraced;
+          return add(t.pidfd.get(), EPOLLIN, i);
+        }
+        t.exit_stop_status = static_cast<int>(msg);
         t.left_exit_stop = true;
         return resume(PTRACE_CONT, pid, 0);
       }
@@ -531,26 +550,31 @@ class Tracer {
   // reports: a signal-delivery stop gets its signal back, a group-stop goes
   // back to an ordinary stop ('T'), an exit stop finishes exiting.
   void detach_all(std::span<const std::size_t> which) noexcept {
-    std::vector<std::size_t> pending;
+    // A leader past its exit stop cannot stop again: it is, or is about to
+    // be, a zombie that only a wait detaches, once its whole group is gone.
+    // In a group exit that is a moment away; after pthread_exit, with its
+    // threads running on, only our exit (or theirs) releases it.
+    struct Pending {
+      std::size_t i;
+      Clock::time_point until;
+    };
+    auto now = Clock::now();
+    std::vector<Pending> pending;
     for (std::size_t i : which) {
-      // A leader past its exit stop is, or is about to be, a zombie: it cannot
-      // stop again. If its group is gone, one wait detaches it; if its threads
-      // live on, only our exit (or theirs) releases it.
       if (targets_[i].left_exit_stop) {
-        int st;
-        while (waitpid(pids_[i], &st, WNOHANG | __WALL) < 0 && errno == EINTR) {
-        }
-        continue;
+        pending.push_back({i, now + kExitingGrace});
+      } else if (ptrace(PTRACE_INTERRUPT, pids_[i], nullptr, nullptr) == 0) {
+        pending.push_back({i, now + kDetachGrace});
       }
-      if (ptrace(PTRACE_INTERRUPT, pids_[i], nullptr, nullptr) == 0) pending.push_back(i);
     }
-    auto until = Clock::now() + kDetachGrace;
     while (!pending.empty()) {
-      std::erase_if(pending, [&](std::size_t i) { return detach_if_stopped(i); });
-      auto left = std::chrono::ceil<milliseconds>(until - Clock::now()).count();
-      if (pending.empty() || left <= 0) break;
+      now = Clock::now();
+      std::erase_if(pending, [&](const Pending& p) { return detach_if_stopped(p.i) || now >= p.until; });
+      if (pending.empty()) break;
+      auto last = std::max_element(pending.begin(), pending.end(),
+                                   [](const Pending& a, const Pending& b) { return a.until < b.until; });
       pollfd p{sigchld_.get(), POLLIN, 0};
-      poll(&p, 1, static_cast<int>(left));
+      poll(&p, 1, static_cast<int>(std::chrono::ceil<milliseconds>(last->until - now).count()));
       signalfd_siginfo info;
       while (read(sigchld_.get(), &info, sizeof info) == sizeof info) {
       }

@@ -113,6 +113,30 @@ int count_signals_threaded(int in, int out) {
   return wait_for_eof(in);
 }
 
+// The leader thread exits on the first byte it reads (by the raw exit
+// syscall: pthread_exit would unwind into gtest's frames copied by the fork);
+// a second thread, once the leader is gone, writes "alone" and exits with the
+// next byte.
+int leader_leaves_on_command(int in, int out) {
+  static int s_in, s_out;
+  static pthread_t leader;
+  s_in = in;
+  s_out = out;
+  leader = pthread_self();
+  pthread_t th;
+  if (pthread_create(&th, nullptr, [](void*) -> void* {
+        pthread_join(leader, nullptr);
+        [[maybe_unused]] ssize_t w = write(s_out, "alone\n", 6);
+        _exit(wait_for_eof(s_in));
+      }, nullptr) != 0)
+    return 99;
+  char c;
+  while (read(in, &c, 1) < 0 && errno == EINTR) {
+  }
+  syscall(SYS_exit, 0);
+  return 98;
+}
+
 // ---- observing a target through /proc ----
 
 std::string status_field(pid_t pid, const std::string& key) {
@@ -260,6 +284,22 @@ TEST_F(PtraceWaiterTest, ThreadsGetTheirSignalsAndTheGroupEndsOnce) {
   std::size_t exits = 0;
   for (const Event& ev : events_) exits += ev.kind == EventKind::exited;
   EXPECT_EQ(exits, 1u);
+}
+
+TEST_F(PtraceWaiterTest, LeaderLeavingAloneIsLetGoAndTheGroupEndsOnce) {
+  Target t(leader_leaves_on_command, Reap::on_request);
+  start({t.pid()});
+  t.send('L');
+  ASSERT_EQ(t.read_line(), "alone");
+  // A traced zombie could not be detached: the backend lets it go at once.
+  EXPECT_TRUE(eventually([&] { return tracer_of(t.pid()) == 0; }));
+  EXPECT_TRUE(events_.empty());
+  t.exit(6);
+  const Event& e = wait_exited();
+  ASSERT_TRUE(e.status);
+  EXPECT_EQ(WEXITSTATUS(*e.status), 6);
+  EXPECT_TRUE(e.zombie);
+  EXPECT_EQ(events_.size(), 1u);
 }
 
 TEST_F(PtraceWaiterTest, DestroyingTheWaiterLeavesTheTargetAlone) {
