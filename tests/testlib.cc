@@ -9,6 +9,7 @@
 extern "C" {
 #include <sys/pidfd.h>
 }
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -317,10 +318,17 @@ pid_t unused_pid() {
 int Result::exit_code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
 Command::Command(std::vector<std::string> argv, Setup setup) {
-  Fd out_w, err_w, in_r, in_w;
+  Fd out_w, err_w, in;
   make_pipe(out_, out_w);
   make_pipe(err_, err_w);
-  if (setup.stdin_data) make_pipe(in_r, in_w);
+  if (setup.stdin_data) {
+    // A memfd, not a pipe: the whole input is there before the child runs,
+    // however large, and nobody has to feed it.
+    in.reset(memfd_create("stdin", MFD_CLOEXEC));
+    if (!in) throw std::runtime_error(std::string("memfd_create: ") + strerror(errno));
+    write_all(in.get(), *setup.stdin_data);
+    lseek(in.get(), 0, SEEK_SET);
+  }
 
   std::vector<std::string> env_store;
   for (char** e = environ; *e; ++e) {
@@ -343,7 +351,7 @@ Command::Command(std::vector<std::string> argv, Setup setup) {
   if (pid_ == 0) {
     dup2(out_w.get(), 1);
     dup2(err_w.get(), 2);
-    if (setup.stdin_data) dup2(in_r.get(), 0);
+    if (setup.stdin_data) dup2(in.get(), 0);
     else {
       int devnull = open("/dev/null", O_RDONLY);
       dup2(devnull, 0);
@@ -366,10 +374,6 @@ Command::Command(std::vector<std::string> argv, Setup setup) {
   }
   out_w.reset();
   err_w.reset();
-  if (setup.stdin_data) {
-    in_r.reset();
-    write_all(in_w.get(), *setup.stdin_data);
-  }
 }
 
 Command::~Command() {
@@ -427,10 +431,13 @@ Result Command::wait(std::chrono::milliseconds deadline) {
   do r = poll(&p, 1, ms_left(until));
   while (r < 0 && errno == EINTR);
   if (r == 0) {
+    drain(false, until);
     ::kill(pid_, SIGKILL);
     reap_child(pid_);
     done_ = true;
-    throw DeadlineError("deadline passed waiting for the command to end");
+    auto last = [](const std::string& s) { return s.substr(s.size() > 1500 ? s.size() - 1500 : 0); };
+    throw DeadlineError("deadline passed waiting for the command to end; the end of its stdout: [" +
+                        last(result_.out) + "] and of its stderr: [" + last(result_.err) + "]");
   }
   drain(true, until + std::chrono::seconds(5));  // output of a child it left behind may linger
   while (waitpid(pid_, &result_.status, 0) < 0 && errno == EINTR) {
