@@ -45,6 +45,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -316,7 +317,7 @@ class Tracer {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno("epoll_wait");
       std::vector<Event> out;
-      bool look = false;
+      bool look = false, scan = false;
       for (int k = 0; k < n; ++k) {
         std::uint64_t tag = ready[k].data.u64;
         if (tag == kControlTag) {
@@ -341,14 +342,14 @@ class Tracer {
             job_.reset();
             cv_.notify_all();
           }
-          look = true;  // stops that came while seizing
+          scan = true;  // stops that came while seizing
         } else if (tag == kChildTag) {
           look = true;
         } else {
           on_pidfd(tag, ready[k].events, out);
         }
       }
-      if (look) drain_children(out);
+      if (look || scan) drain_children(out, scan);
       poll_reaps(out);
       if (!out.empty()) {
         {
@@ -363,6 +364,7 @@ class Tracer {
   void start_all(std::span<const pid_t> pids, std::vector<Event>& out) {
     pids_ = pids;
     targets_.resize(pids.size());
+    for (std::size_t i = 0; i < pids.size(); ++i) by_pid_[pids[i]] = i;
     for (std::size_t i = 0; i < pids.size(); ++i) {
       Fd fd = open_pidfd(pids[i]);
       if (!fd) {
@@ -418,28 +420,49 @@ class Tracer {
     throw_error(err, "ptrace(PTRACE_SEIZE)", std::to_string(pid));
   }
 
-  // Handles every stop and exit waiting for the traced targets.
-  void drain_children(std::vector<Event>& out) {
+  // Handles the stops and exits waiting for the traced targets. A peek at
+  // whichever child or tracee is waitable names the target at once, so one
+  // exit among thousands of targets costs a few waits, not one per target.
+  // The caller's own children (in tests) stop the peek: then, or when asked
+  // to, look at every target.
+  void drain_children(std::vector<Event>& out, bool scan_all) {
     signalfd_siginfo info;
     while (read(sigchld_.get(), &info, sizeof info) == sizeof info) {
     }
-    for (std::size_t i = 0; i < targets_.size(); ++i) {
-      while (targets_[i].mode == Mode::traced) {
-        int st = 0;
-        pid_t r = waitpid(pids_[i], &st, WNOHANG | __WALL);
-        if (r == 0) break;
-        if (r < 0) {
-          if (errno == EINTR) continue;
-          if (errno != ECHILD) throw_errno("waitpid", std::to_string(pids_[i]));
-          // No longer our tracee: a non-leader thread's execve replaced the
-          // leader we traced. The process lives on under the same PID.
-          targets_[i].mode = Mode::idle;
-          start(i, out);
-          break;
-        }
-        on_wait_status(i, st, out);
+    while (!scan_all) {
+      siginfo_t peek{};
+      if (waitid(P_ALL, 0, &peek, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0) {
+        if (errno == EINTR) continue;
+        if (errno != ECHILD) throw_errno("waitid", "P_ALL");
+        return;  // no tracee and no child at all
       }
+      if (peek.si_pid == 0) return;  // nothing waitable
+      auto it = by_pid_.find(peek.si_pid);
+      if (it == by_pid_.end() || !serve(it->second, out)) scan_all = true;
     }
+    for (std::size_t i = 0; i < targets_.size(); ++i) serve(i, out);
+  }
+
+  // Handles what waits for target i; false if nothing did.
+  bool serve(std::size_t i, std::vector<Event>& out) {
+    bool served = false;
+    while (targets_[i].mode == Mode::traced) {
+      int st = 0;
+      pid_t r = waitpid(pids_[i], &st, WNOHANG | __WALL);
+      if (r == 0) break;
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno != ECHILD) throw_errno("waitpid", std::to_string(pids_[i]));
+        // No longer our tracee: a non-leader thread's execve replaced the
+        // leader we traced. The process lives on under the same PID.
+        targets_[i].mode = Mode::idle;
+        start(i, out);
+        return true;
+      }
+      served = true;
+      on_wait_status(i, st, out);
+    }
+    return served;
   }
 
   void on_wait_status(std::size_t i, int st, std::vector<Event>& out) {
@@ -614,6 +637,7 @@ class Tracer {
   std::span<const pid_t> pids_;
   std::vector<Target> targets_;
   std::vector<std::size_t> reap_polled_;
+  std::unordered_map<pid_t, std::size_t> by_pid_;  // target index by PID
   const bool kernel_reports_reap_ = kernel_at_least(6, 9);  // EPOLLHUP on reap
   std::thread thread_;  // last: it starts once everything above exists
 };
@@ -654,8 +678,11 @@ class PtraceWaiter final : public Waiter {
 }  // namespace
 
 std::optional<std::string> ptrace_probe(const Needs& needs) {
-  Fd self = open_pidfd(getpid());
-  if (!self) return fmt::format("pidfd_open: {} (ptrace needs it to guard against PID reuse)", strerror(errno));
+  // A pidfd per target guards the seize against PID reuse and tells zombie
+  // from reaped: the pidfd backend's mechanics (and its fd reservation),
+  // whatever it thinks of the status.
+  Needs mechanics{needs.pids};
+  if (auto why = pidfd_probe(mechanics)) return fmt::format("needs pidfds: {}", *why);
   bool cap = have_cap_sys_ptrace();
   if (auto why = yama_forbids(cap)) return why;
   for (pid_t pid : needs.pids)
