@@ -161,6 +161,12 @@ Fd open_connector(std::string& why) {
   return fd;
 }
 
+// Lets the kernel stop generating events once nobody listens.
+void unsubscribe(int fd) {
+  std::uint32_t op = PROC_CN_MCAST_IGNORE;
+  send_control(fd, &op, sizeof op, 0);
+}
+
 // The kernel's answer to a subscription carries its ack number + 1 and goes
 // to every socket in the group: our PID (unique while we live; PIDs stay
 // below 2^22) tells ours from other subscribers' answers, and the top bit
@@ -193,8 +199,13 @@ std::optional<std::string> subscribe(int fd, Purpose purpose) {
     socklen_t fromlen = sizeof from;
     ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fromlen);
     if (n < 0) {
-      // ENOBUFS: events flooded in and the answer may be lost with them: ask again.
-      if (errno == ENOBUFS && send_control(fd, &op, sizeof op, ack)) continue;
+      // ENOBUFS: events flooded in and the answer may be lost with them:
+      // ask again, leaving first (before Linux 6.6 each LISTEN counts one
+      // more listener, and only IGNORE takes one away).
+      if (errno == ENOBUFS) {
+        unsubscribe(fd);
+        if (send_control(fd, &op, sizeof op, ack)) continue;
+      }
       if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS) continue;
       return fmt::format("recv from the proc connector: {}", strerror(errno));
     }
@@ -218,12 +229,6 @@ std::optional<std::string> subscribe(int fd, Purpose purpose) {
       "no answer from the proc connector within {} ms (kernel without CONFIG_PROC_EVENTS, or "
       "pwait outside the initial PID namespace)",
       kAckTimeout.count());
-}
-
-// Lets the kernel stop generating events once nobody listens.
-void unsubscribe(int fd) {
-  std::uint32_t op = PROC_CN_MCAST_IGNORE;
-  send_control(fd, &op, sizeof op, 0);
 }
 
 class NetlinkWaiter final : public Waiter {
@@ -366,37 +371,66 @@ class NetlinkWaiter final : public Waiter {
   // once the whole thread group is gone.
   void settle(std::vector<Event>& out) {
     for (std::size_t k = 0;; ++k) {
-      if (overflowed_) {
-        overflowed_ = false;
-        for (std::size_t i = 0; i < targets_.size(); ++i) look(i, false, out);
-      }
+      if (overflowed_) recover(out);
       if (k >= pending_.size()) break;
       std::size_t i = pending_[k];
       targets_[i].pending = false;
-      look(i, true, out);
+      look(i, out);
     }
     pending_.clear();
   }
 
-  // Reports target `i` exited if its whole thread group is gone. `may_read`:
-  // whether it may read more events first (not while recovering from an
-  // overflow, whose later events may name reused PIDs).
-  void look(std::size_t i, bool may_read, std::vector<Event>& out) {
+  // The state of target `i` in /proc: its stat while the PID still names
+  // it (running or zombie), nullopt once it is reaped (the PID may be reused).
+  std::optional<ProcStat> still_there(std::size_t i) const {
+    auto st = read_proc_stat(pids_[i]);
+    if (st && st->start_time != targets_[i].start_time) st.reset();
+    return st;
+  }
+
+  // Target `i` had an event: reports it exited if its whole thread group is gone.
+  void look(std::size_t i, std::vector<Event>& out) {
     Target& t = targets_[i];
     if (t.exited || t.done) return;
-    auto st = read_proc_stat(pids_[i]);
-    bool same = st && st->start_time == t.start_time;  // else reaped (maybe reused)
-    if (same && !st->group_exited()) return;          // one thread ended; the process lives on
-    if (may_read && t.code_from_leader) {
+    auto st = still_there(i);
+    if (st && !st->group_exited()) return;  // one thread ended; the process lives on
+    if (t.code_from_leader) {
       // The leader's event is the last one only if no other thread outlived
       // it; one that did has left the group already (that is what /proc
       // showed) and its event is on its way: take it too.
       drain();
     }
-    Event ev{EventKind::exited, i, std::nullopt};
-    if (t.code) ev.status = t.code;
-    else if (same) ev.status = zombie_status(pids_[i], *st);
-    if (same) {
+    report_exit(i, st, out);
+  }
+
+  // After an overflow: every target is looked at before another event is
+  // read, since what follows the loss may name reused PIDs. A zombie pins
+  // its PID, though: the events still queued for it are its own, so they
+  // are read before it is reported, if it is still the same zombie then.
+  void recover(std::vector<Event>& out) {
+    overflowed_ = false;
+    std::vector<std::pair<std::size_t, std::optional<int>>> ended;  // with the code read before the loss
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+      Target& t = targets_[i];
+      if (t.exited || t.done) continue;
+      auto st = still_there(i);
+      if (!st || st->group_exited()) ended.emplace_back(i, t.code);
+    }
+    if (ended.empty()) return;
+    drain();
+    for (auto& [i, code_before_loss] : ended) {
+      auto st = still_there(i);
+      if (!st) targets_[i].code = code_before_loss;  // reaped: later events are not surely its own
+      report_exit(i, st, out);
+    }
+  }
+
+  // Reports target `i` exited. `st`: its stat if it is a zombie.
+  void report_exit(std::size_t i, const std::optional<ProcStat>& st, std::vector<Event>& out) {
+    Target& t = targets_[i];
+    Event ev{EventKind::exited, i, t.code};
+    if (st) {
+      if (!ev.status) ev.status = zombie_status(pids_[i], *st);
       ev.zombie = true;
       ev.parent = st->ppid;
     }
@@ -428,7 +462,7 @@ class NetlinkWaiter final : public Waiter {
       if (!fd && errno == ESRCH) return reaped(i, out);
     }
     if (fd) {
-      if (!same_process(i)) return reaped(i, out);
+      if (!still_there(i)) return reaped(i, out);
       if (kernel_reports_reap_) loop_.add(fd.get(), 0, i);  // EPOLLHUP needs no asking
       else reap_polled_.push_back(i);
       t.pidfd = std::move(fd);
@@ -437,11 +471,6 @@ class NetlinkWaiter final : public Waiter {
     }
     // No fd to spare (thousands of zombies at once): the start time tells.
     reap_polled_.push_back(i);
-  }
-
-  bool same_process(std::size_t i) const {
-    auto st = read_proc_stat(pids_[i]);
-    return st && st->start_time == targets_[i].start_time;
   }
 
   void reaped(std::size_t i, std::vector<Event>& out) {
@@ -460,7 +489,7 @@ class NetlinkWaiter final : public Waiter {
   void poll_reaps(std::vector<Event>& out) {
     std::erase_if(reap_polled_, [&](std::size_t i) {
       const Target& t = targets_[i];
-      bool alive = t.pidfd ? pidfd_alive(t.pidfd.get()) : same_process(i);
+      bool alive = t.pidfd ? pidfd_alive(t.pidfd.get()) : still_there(i).has_value();
       if (alive) return false;
       reaped(i, out);
       return true;
