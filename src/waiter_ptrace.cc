@@ -180,9 +180,13 @@ void* as_data(long v) { return reinterpret_cast<void*>(v); }
 class ChildSignal {
  public:
   ChildSignal() {
+    if (sigaction(SIGCHLD, nullptr, &old_action_) != 0) throw_errno("sigaction", "SIGCHLD");
+    // SA_NOCLDSTOP would hide the stops as well. A handler may stay: blocked,
+    // the signal goes to our signalfd instead.
+    changed_ = old_action_.sa_handler == SIG_IGN || (old_action_.sa_flags & SA_NOCLDSTOP);
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
-    if (sigaction(SIGCHLD, &dfl, &old_action_) != 0) throw_errno("sigaction", "SIGCHLD");
+    if (changed_ && sigaction(SIGCHLD, &dfl, nullptr) != 0) throw_errno("sigaction", "SIGCHLD");
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -190,13 +194,14 @@ class ChildSignal {
   }
   ~ChildSignal() {
     pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-    sigaction(SIGCHLD, &old_action_, nullptr);
+    if (changed_) sigaction(SIGCHLD, &old_action_, nullptr);
   }
   ChildSignal(const ChildSignal&) = delete;
   ChildSignal& operator=(const ChildSignal&) = delete;
 
  private:
   struct sigaction old_action_ {};
+  bool changed_ = false;
   sigset_t old_mask_{};
 };
 

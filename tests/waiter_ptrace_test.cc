@@ -410,6 +410,20 @@ TEST_F(PtraceCliTest, ExitStatusAsWithPidfd) {
   EXPECT_NE(r.out.find("\"backend\":\"ptrace\""), std::string::npos) << r.out;
 }
 
+TEST_F(PtraceCliTest, InheritedIgnoredSigchldDoesNotHideTheStops) {
+  if (access("/usr/bin/perl", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/perl to exec pwait with SIGCHLD ignored";
+  Target t(count_signals);
+  ASSERT_EQ(t.read_line(), "ready 0");
+  // An ignored SIGCHLD survives execve; for it the kernel sends none at ptrace stops.
+  Command pwait({"/usr/bin/perl", "-e", "$SIG{CHLD} = 'IGNORE'; exec @ARGV", testing::pwait_binary(),
+                 "--backend", "ptrace", "-x", std::to_string(t.pid())});
+  ASSERT_TRUE(eventually([&] { return tracing_process(t.pid()) == pwait.pid(); }));
+  t.kill(SIGUSR1);
+  EXPECT_EQ(t.read_line(), "u " + std::to_string(t.pid()));
+  t.exit(8);
+  EXPECT_EQ(pwait.wait().exit_code(), 8);
+}
+
 TEST_F(PtraceCliTest, AlreadyTracedTargetFailsAtOnceWhenForced) {
   Target t;
   Command strace({"/usr/bin/strace", "-qq", "-o", "/dev/null", "-p", std::to_string(t.pid())});
