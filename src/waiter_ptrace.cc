@@ -274,6 +274,7 @@ class Tracer {
   struct Target {
     Fd pidfd;
     Mode mode = Mode::idle;
+    bool polled = false;  // its pidfd is in the epoll
     bool left_exit_stop = false;  // the leader passed its exit stop (it may be a zombie)
     std::optional<int> exit_stop_status;
     std::optional<int> status;
@@ -288,6 +289,17 @@ class Tracer {
   void take_locked(std::vector<Event>& out) {
     out.insert(out.end(), published_.begin(), published_.end());
     published_.clear();
+  }
+
+  // Puts target i's pidfd in the epoll with `events`, or changes them.
+  void poll_pidfd(std::size_t i, std::uint32_t events) {
+    Target& t = targets_[i];
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = i;
+    if (epoll_ctl(epoll_.get(), t.polled ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, t.pidfd.get(), &ev) != 0)
+      throw_errno("epoll_ctl", "pidfd");
+    t.polled = true;
   }
 
   void add(int fd, std::uint32_t events, std::uint64_t tag) {
@@ -402,9 +414,12 @@ class Tracer {
       // it, the number may be another process's. Let that one go.
       if (!pidfd_alive(t.pidfd.get())) {
         detach_all({&i, 1});
-        report_exited(i, std::nullopt, out);
+        return report_exited(i, std::nullopt, out);
       }
-      return;
+      // A backstop for what no SIGCHLD announces: when a non-leader thread
+      // execs, the kernel drops the leader we traced without a word, and the
+      // process goes on untraced under the same PID until it ends.
+      return poll_pidfd(i, EPOLLIN);
     }
     int err = errno;
     if (err == ESRCH) return report_exited(i, std::nullopt, out);  // gone since pidfd_open
@@ -415,8 +430,7 @@ class Tracer {
       if (!st || group_exited(t.pidfd.get())) return report_exited(i, std::nullopt, out);
       if (st->state == 'Z' || st->state == 'X') {
         t.mode = Mode::untraced;
-        add(t.pidfd.get(), EPOLLIN, i);
-        return;
+        return poll_pidfd(i, EPOLLIN);
       }
       if (auto why = untraceable(pid, have_cap_sys_ptrace())) throw WatchError(*why);
       if (auto why = yama_forbids(have_cap_sys_ptrace())) throw WatchError(fmt::format("{}: {}", pid, *why));
@@ -492,7 +506,7 @@ class Tracer {
           if (ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0 && errno != ESRCH)
             throw_errno("ptrace(PTRACE_DETACH)", std::to_string(pid));
           t.mode = Mode::untraced;
-          return add(t.pidfd.get(), EPOLLIN, i);
+          return;  // its pidfd is in the epoll already
         }
         t.exit_stop_status = static_cast<int>(msg);
         t.left_exit_stop = true;
@@ -532,13 +546,13 @@ class Tracer {
     if (!ev.zombie) ev.status = ev.status ? ev.status : pidfd_exit_status(t.pidfd.get());
     t.status = ev.status;
     out.push_back(ev);
-    if (t.mode == Mode::untraced) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, t.pidfd.get(), nullptr);
     t.mode = Mode::idle;
-    if (!spec_.follow_reap) return t.pidfd.reset();
+    if (!spec_.follow_reap) return t.pidfd.reset();  // closing drops it from the epoll
+    if (t.polled) poll_pidfd(i, 0);  // no more EPOLLIN: it stays readable
     if (!pidfd_alive(t.pidfd.get())) return report_reaped(i, out);
     t.mode = Mode::exited;
     if (kernel_reports_reap_) {
-      add(t.pidfd.get(), 0, i);  // only EPOLLHUP, the reap, wakes us
+      poll_pidfd(i, 0);  // only EPOLLHUP, the reap, wakes us
     } else {
       reap_polled_.push_back(i);
     }
@@ -554,6 +568,12 @@ class Tracer {
 
   void on_pidfd(std::size_t i, std::uint32_t events, std::vector<Event>& out) {
     Target& t = targets_[i];
+    if (t.mode == Mode::traced) {
+      // Its group has gone: our wait has its status, or it is no longer ours.
+      serve(i, out);
+      if (t.mode == Mode::traced) report_exited(i, std::nullopt, out);  // the pidfd has the last word
+      return;
+    }
     if (t.mode == Mode::untraced) return report_exited(i, std::nullopt, out);
     if (t.mode == Mode::exited && (events & EPOLLHUP)) report_reaped(i, out);
   }

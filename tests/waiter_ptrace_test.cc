@@ -137,6 +137,26 @@ int leader_leaves_on_command(int in, int out) {
   return 98;
 }
 
+// A second thread execs, on the first byte read, a shell that says "execd"
+// and exits 7 on the next byte: the kernel replaces the leader under the same PID.
+int thread_execs_on_command(int in, int out) {
+  static int s_in, s_out;
+  s_in = in;
+  s_out = out;
+  pthread_t th;
+  if (pthread_create(&th, nullptr, [](void*) -> void* {
+        char c;
+        while (read(s_in, &c, 1) < 0 && errno == EINTR) {
+        }
+        dup2(s_in, 0);
+        dup2(s_out, 1);
+        execl("/bin/sh", "sh", "-c", "echo execd; head -c1 >/dev/null; exit 7", static_cast<char*>(nullptr));
+        _exit(97);
+      }, nullptr) != 0)
+    return 99;
+  for (;;) pause();
+}
+
 // ---- observing a target through /proc ----
 
 std::string status_field(pid_t pid, const std::string& key) {
@@ -300,6 +320,18 @@ TEST_F(PtraceWaiterTest, LeaderLeavingAloneIsLetGoAndTheGroupEndsOnce) {
   EXPECT_EQ(WEXITSTATUS(*e.status), 6);
   EXPECT_TRUE(e.zombie);
   EXPECT_EQ(events_.size(), 1u);
+}
+
+TEST_F(PtraceWaiterTest, ExecFromAnotherThreadIsStillFollowedToTheEnd) {
+  Target t(thread_execs_on_command, Reap::on_request);
+  start({t.pid()});
+  t.send('E');
+  ASSERT_EQ(t.read_line(), "execd");
+  t.send('x');
+  const Event& e = wait_exited();
+  ASSERT_TRUE(e.status);
+  EXPECT_EQ(WEXITSTATUS(*e.status), 7);
+  EXPECT_EQ(t.wait_exited(), *e.status);
 }
 
 TEST_F(PtraceWaiterTest, DestroyingTheWaiterLeavesTheTargetAlone) {
