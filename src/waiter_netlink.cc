@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -52,8 +53,9 @@ constexpr std::uint32_t kEventExit = proc_event::PROC_EVENT_EXIT;
 // that ignores it (outside the initial user/PID namespace, or without
 // CONFIG_PROC_EVENTS) never answers: wait this long, never longer.
 constexpr milliseconds kAckTimeout(500);
-// The default buffer (rmem_default, 208 KiB) holds about 256 events: a fork
-// storm overflows it in milliseconds. 4 MiB holds about 5000; without
+// The default buffer (rmem_default, 208 KiB) holds about 256 events (each
+// costs ~830 bytes of buffer): a fork storm overflows it in milliseconds.
+// Asking 4 MiB (the kernel doubles it) holds about 10,000; without
 // CAP_NET_ADMIN the kernel caps it at rmem_max and ENOBUFS recovery covers it.
 constexpr int kRecvBuffer = 4 << 20;
 // Tags in the shared epoll: the socket; a target's reap pidfd is its index.
@@ -194,34 +196,39 @@ std::optional<std::string> subscribe(int fd, Purpose purpose) {
     int r = poll(&p, 1, static_cast<int>(left));
     if (r < 0 && errno != EINTR) return fmt::format("poll: {}", strerror(errno));
     if (r <= 0) continue;
-    alignas(nlmsghdr) char buf[512];
-    sockaddr_nl from{};
-    socklen_t fromlen = sizeof from;
-    ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fromlen);
-    if (n < 0) {
-      // ENOBUFS: events flooded in and the answer may be lost with them:
-      // ask again, leaving first (before Linux 6.6 each LISTEN counts one
-      // more listener, and only IGNORE takes one away).
-      if (errno == ENOBUFS) {
-        unsubscribe(fd);
-        if (send_control(fd, &op, sizeof op, ack)) continue;
+    bool lost = false;
+    for (;;) {  // everything queued: a full buffer drops the answer, and stays full until emptied
+      alignas(nlmsghdr) char buf[512];
+      sockaddr_nl from{};
+      socklen_t fromlen = sizeof from;
+      ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fromlen);
+      if (n < 0) {
+        if (errno == EAGAIN) break;
+        if (errno == ENOBUFS) lost = true;
+        else if (errno != EINTR) return fmt::format("recv from the proc connector: {}", strerror(errno));
+        continue;
       }
-      if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS) continue;
-      return fmt::format("recv from the proc connector: {}", strerror(errno));
+      auto m = decode(buf, static_cast<std::size_t>(n), from);
+      if (!m || m->what != kEventNone || m->ack != ack + 1) continue;
+      std::uint32_t err = m->event.event_data.ack.err;
+      if (err == EPERM) return "subscribing to process events needs CAP_NET_ADMIN before Linux 6.6";
+      if (err != 0)
+        return fmt::format("the proc connector refused the subscription: {}", strerror(static_cast<int>(err)));
+      if (kernel_at_least(6, 6)) {
+        // Only exits from now on: a fork storm then costs half the events.
+        // (The answer to this one is filtered out with the rest.)
+        ProcInput filter{PROC_CN_MCAST_LISTEN, kEventExit};
+        send_control(fd, &filter, sizeof filter, 0);
+      }
+      return std::nullopt;
     }
-    auto m = decode(buf, static_cast<std::size_t>(n), from);
-    if (!m || m->what != kEventNone || m->ack != ack + 1) continue;
-    std::uint32_t err = m->event.event_data.ack.err;
-    if (err == EPERM)
-      return "subscribing to process events needs CAP_NET_ADMIN before Linux 6.6";
-    if (err != 0) return fmt::format("the proc connector refused the subscription: {}", strerror(static_cast<int>(err)));
-    if (kernel_at_least(6, 6)) {
-      // Only exits from now on: a fork storm then costs half the events.
-      // (The answer to this one is filtered out with the rest.)
-      ProcInput filter{PROC_CN_MCAST_LISTEN, kEventExit};
-      send_control(fd, &filter, sizeof filter, 0);
+    // The answer may have been lost in an overflow: ask again, leaving
+    // first (before Linux 6.6 each LISTEN counts one more listener, and
+    // only IGNORE takes one away).
+    if (lost) {
+      unsubscribe(fd);
+      if (!send_control(fd, &op, sizeof op, ack)) return fmt::format("send PROC_CN_MCAST_LISTEN: {}", strerror(errno));
     }
-    return std::nullopt;
   }
   if (!in_initial_user_namespace())
     return "the kernel ignores process-event subscribers outside the initial user namespace";
