@@ -162,6 +162,15 @@ void exit_storm(int n) {
   }
 }
 
+// An unprivileged pwait that reads `pids` from stdin (-F -).
+Command::Setup unprivileged_reading_pids(const std::vector<pid_t>& pids) {
+  Command::Setup setup;
+  setup.stdin_data.emplace();
+  for (pid_t p : pids) *setup.stdin_data += str(p) + "\n";
+  setup.unprivileged = true;
+  return setup;
+}
+
 class NetlinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -324,13 +333,9 @@ TEST_F(NetlinkTest, UnprivilegedUnderAFdLimitWatchesThousandsWithOneSocket) {
   if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
   if (!kernel_at_least(6, 6)) GTEST_SKIP() << "unprivileged proc connector subscribers need Linux 6.6";
   TargetGroup group(3000);
-  std::string list;
-  for (pid_t p : group.pids()) list += str(p) + "\n";
-  Command::Setup setup;
-  setup.stdin_data = list;
+  Command::Setup setup = unprivileged_reading_pids(group.pids());
   setup.nofile_soft = 64;
   setup.nofile_hard = 64;
-  setup.unprivileged = true;
   Command c(pwait_args({"-b", "netlink", "-r", "-x", "-F", "-"}), setup);
   EXPECT_TRUE(c.running_after(300ms)) << c.wait().err;
   group.finish();
@@ -350,13 +355,9 @@ TEST_F(NetlinkTest, MessagesNotFromTheKernelAreDropped) {
   t.exit(0);
   t.wait_exited();
   TargetGroup group(500);  // checked first: a wide window for the forgery
-  std::string list;
-  for (pid_t p : group.pids()) list += str(p) + "\n";
-  list += str(t.pid()) + "\n";
-  Command::Setup setup;
-  setup.stdin_data = list;
-  setup.unprivileged = true;
-  Command c(pwait_args({"-b", "netlink", "-v", "-x", "-F", "-"}), setup);
+  std::vector<pid_t> pids = group.pids();
+  pids.push_back(t.pid());
+  Command c(pwait_args({"-b", "netlink", "-v", "-x", "-F", "-"}), unprivileged_reading_pids(pids));
   listener.wait_subscribed(c.pid());
   auto sock = connector_socket_of(c.pid());
   ASSERT_TRUE(sock);
