@@ -408,6 +408,18 @@ TEST_F(PtraceCliTest, TimeoutDetaches) {
   expect_untouched(t);
 }
 
+TEST_F(PtraceCliTest, AnyReachedDetachesTheOthers) {
+  Target first;
+  Target other(count_signals);
+  ASSERT_EQ(other.read_line(), "ready 0");
+  Command pwait({testing::pwait_binary(), "--backend", "ptrace", "--any", std::to_string(first.pid()),
+                 std::to_string(other.pid())});
+  ASSERT_TRUE(eventually([&] { return tracing_process(other.pid()) == pwait.pid(); }));
+  first.exit(0);
+  EXPECT_EQ(pwait.wait().exit_code(), 0);
+  expect_untouched(other);
+}
+
 TEST_F(PtraceCliTest, TargetCarriesOnWhenPwaitIsKilled) {
   Target t(count_signals);
   ASSERT_EQ(t.read_line(), "ready 0");
