@@ -100,12 +100,12 @@ std::string_view status_field(std::string_view text, std::string_view key) {
 }
 
 // The first `n` whitespace-separated numbers of a status field (Uid:, Gid:).
-std::vector<long> numbers(std::string_view field, std::size_t n, int base = 10) {
+std::vector<long> numbers(std::string_view field, std::size_t n) {
   std::vector<long> out;
   while (out.size() < n && !field.empty()) {
     field.remove_prefix(std::min(field.find_first_not_of(" \t"), field.size()));
     long v = 0;
-    auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v, base);
+    auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
     if (ec != std::errc()) break;
     out.push_back(v);
     field.remove_prefix(static_cast<std::size_t>(p - field.data()));
@@ -145,10 +145,12 @@ std::optional<std::string> untraceable(pid_t pid, bool cap) {
   std::string_view field = status_field(*text, "TracerPid:");
   std::from_chars(field.data(), field.data() + field.size(), tracer);
   if (tracer != 0) {
-    auto comm = read_status(tracer);
-    std::string name = comm ? std::string(status_field(*comm, "Name:")) : "?";
+    // TracerPid names the tracing thread; say which process it belongs to.
+    auto about = read_status(tracer);
+    std::string name = about ? std::string(status_field(*about, "Name:")) : "?";
+    std::string process = about ? std::string(status_field(*about, "Tgid:")) : std::to_string(tracer);
     return fmt::format("{}: already traced by process {} ({}); only one tracer at a time", pid,
-                       tracer, name);
+                       process, name);
   }
   if (cap) return std::nullopt;
   // The kernel's check: our real uid and gid match the target's real, effective and saved ones.
@@ -224,7 +226,13 @@ class Tracer {
     if (!sigchld_) throw_errno("signalfd", "SIGCHLD");
     add(control_.get(), EPOLLIN, kControlTag);
     add(sigchld_.get(), EPOLLIN, kChildTag);
+    // Signals are for the policy's thread (the stop signals) or our signalfd:
+    // the thread starts with all of them blocked.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     thread_ = std::thread([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
   }
 
   // Stops the thread, which first detaches every target still traced.
@@ -267,7 +275,7 @@ class Tracer {
   enum class Mode {
     idle,      // missing, or nothing more to report
     traced,    // seized; its stops and exit come through waitpid
-    untraced,  // could not be seized (a zombie leader): its pidfd says when it ends
+    untraced,  // a zombie leader, not seizable or let go: its pidfd says when the group ends
     exited,    // reported exited; its pidfd says when it is reaped
   };
 
@@ -310,12 +318,8 @@ class Tracer {
   }
 
   void run() noexcept {
-    // Signals are for the policy's thread (the stop signals) or our signalfd.
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     try {
-      serve();
+      loop();
     } catch (...) {
       std::lock_guard lock(mu_);
       error_ = std::current_exception();
@@ -326,7 +330,7 @@ class Tracer {
     poke(ready_fd_);
   }
 
-  void serve() {
+  void loop() {
     std::array<epoll_event, 64> ready;
     for (;;) {
       int timeout = reap_polled_.empty() ? -1 : static_cast<int>(kReapPoll / milliseconds(1));
