@@ -201,6 +201,22 @@ Ns waiter_cpu(pid_t pid) {
   return total;
 }
 
+// Every thread of the waiter is asleep (S) or stopped: not setting up.
+bool waiter_sleeping(pid_t pid) {
+  DIR* dir = opendir(fmt("/proc/%d/task", pid).c_str());
+  if (!dir) return false;
+  bool all = true;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::string s = slurp(fmt("/proc/%d/task/%s/stat", pid, e->d_name), 512);
+    auto close = s.rfind(')');
+    char st = close != std::string::npos && close + 2 < s.size() ? s[close + 2] : '?';
+    if (st != 'S' && st != 't' && st != 'T') all = false;
+  }
+  closedir(dir);
+  return all;
+}
+
 // ------------------------------------------------------------------ limits
 
 rlimit g_orig_nofile{};  // what the harness was started with: waiters get soft 1024 under this hard limit
@@ -292,7 +308,7 @@ struct Targets {
   _exit(0);
 }
 
-bool start_targets(std::size_t n, Targets& t) {
+bool start_targets_once(std::size_t n, Targets& t) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) die("pipe2");
   pid_t r = fork();
@@ -333,6 +349,19 @@ bool start_targets(std::size_t n, Targets& t) {
     t.pidfds.push_back({fd, POLLIN, 0});
   }
   return true;
+}
+
+// pid_max is 32768 and the machine is shared: when others hold too many PIDs
+// for 20,000 targets, fork fails with EAGAIN. Wait for them a little, twice.
+bool start_targets(std::size_t n, Targets& t) {
+  for (int attempt = 0;; ++attempt) {
+    if (start_targets_once(n, t)) return true;
+    if (attempt == 2 || t.error.find("could only start") == std::string::npos) return false;
+    t.cleanup();
+    t.pids.clear();
+    t.error.clear();
+    poll(nullptr, 0, 3000);
+  }
 }
 
 // Targets still running (pidfd not readable), checked the moment a waiter returns.
@@ -537,14 +566,18 @@ RunResult run_once(const WaiterDef& w, std::size_t n, const RunSpec& spec) {
                (spec.settle_jitter ? static_cast<Ns>(g_rng() % static_cast<std::uint64_t>(spec.settle_jitter)) : 0);
   bool exited_early = false;
   std::vector<Ns> samples;
+  int sleeping = 0;
   for (;;) {
     if (wait_readable(wfd, 20'000'000)) {
       exited_early = true;
       break;
     }
     samples.push_back(waiter_cpu(wp));
+    // On a loaded machine a waiter still setting up can sit runnable, using
+    // little CPU: it has settled only once it also sleeps, sample after sample.
+    sleeping = waiter_sleeping(wp) ? sleeping + 1 : 0;
     Ns now = now_ns();
-    if (now >= min_end && samples.size() >= 6) {
+    if (now >= min_end && samples.size() >= 6 && sleeping >= 5) {
       Ns used = samples.back() - samples[samples.size() - 6];
       if (used < 10'000'000) break;  // < 10 ms of CPU in the last ~100 ms
     }
@@ -592,7 +625,7 @@ RunResult run_once(const WaiterDef& w, std::size_t n, const RunSpec& spec) {
   }
   r.t_return = t1 - t0;
   if (running > 0) {
-    r.fail = fmt("returned early: %zu of %zu targets still running", running, n);
+    r.fail = fmt("returned early (%s): %zu of %zu targets still running", describe_exit(status).c_str(), running, n);
     return r;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
