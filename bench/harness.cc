@@ -716,9 +716,9 @@ std::string mib(double kb) { return kb < 0 || std::isnan(kb) ? "-" : fmt("%.1f M
 
 struct Config {
   std::string pwait, minimal, out;
-  int runs = 50;             // latency runs per waiter
+  int runs = 40;             // latency runs per waiter
   int reps = 2;              // scaling runs per waiter at 10,000+ targets (3 at 1,000, 5 below)
-  int start_runs = 200;      // start-up runs per command
+  int start_runs = 100;      // start-up runs per command
   Ns idle_window = 2'000'000'000;
   std::vector<std::size_t> sizes{1, 10, 100, 1000, 10000, 20000};
   std::vector<std::string> only;  // waiter keys; empty = all
