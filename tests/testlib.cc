@@ -254,16 +254,18 @@ std::string Target::wait_job_control(std::chrono::milliseconds deadline) {
   return line;
 }
 
-TargetGroup::TargetGroup(std::size_t n) {
-  Fd in_r, report_w;
+TargetGroup::TargetGroup(std::size_t n, Reap reap) {
+  Fd in_r, report_w, reap_r;
   make_pipe(in_r, in_);
   make_pipe(report_, report_w);
+  make_pipe(reap_r, reap_cmd_);
   nursery_ = fork();
   if (nursery_ < 0) throw std::runtime_error("fork failed");
   if (nursery_ == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     in_.reset();
     report_.reset();
+    reap_cmd_.reset();
     std::string pids;
     std::size_t started = 0;
     for (; started < n; ++started) {
@@ -271,6 +273,7 @@ TargetGroup::TargetGroup(std::size_t n) {
       if (t < 0) break;
       if (t == 0) {
         report_w.reset();
+        reap_r.reset();
         char c;
         while (read(in_r.get(), &c, 1) < 0 && errno == EINTR) {
         }
@@ -280,6 +283,11 @@ TargetGroup::TargetGroup(std::size_t n) {
     }
     in_r.reset();
     write_all(report_w.get(), pids + (started == n ? "end\n" : "fork failed\n"));
+    if (reap == Reap::on_request) {
+      char c;
+      while (read(reap_r.get(), &c, 1) < 0 && errno == EINTR) {
+      }
+    }
     for (std::size_t reaped = 0; reaped < started;) {
       if (waitpid(-1, nullptr, 0) > 0) ++reaped;
       else if (errno != EINTR) break;
@@ -298,6 +306,7 @@ TargetGroup::TargetGroup(std::size_t n) {
 
 TargetGroup::~TargetGroup() {
   finish();
+  reap();
   reap_child(nursery_);
 }
 
@@ -414,23 +423,22 @@ bool Command::running_after(std::chrono::milliseconds within) {
   auto until = Steady::now() + within;
   Fd pidfd(pidfd_open(pid_, 0));
   for (;;) {
-    pollfd p{pidfd.get(), POLLIN, 0};
-    int r = poll(&p, 1, std::min(ms_left(until), 50));
+    // Its end, or output to read (so it never blocks on a full pipe).
+    pollfd p[3] = {{pidfd.get(), POLLIN, 0}, {out_.get(), POLLIN, 0}, {err_.get(), POLLIN, 0}};
+    int r = poll(p, 3, ms_left(until));
+    if (r < 0 && errno == EINTR) continue;
     drain(false, until);
-    if (r > 0) return false;
-    if (Steady::now() >= until) return true;
+    if (p[0].revents) return false;
+    if (r == 0 || Steady::now() >= until) return true;
   }
 }
 
 Result Command::wait(std::chrono::milliseconds deadline) {
   if (done_) return result_;
   auto until = Steady::now() + deadline;
-  Fd pidfd(pidfd_open(pid_, 0));
-  pollfd p{pidfd.get(), POLLIN, 0};
-  int r;
-  do r = poll(&p, 1, ms_left(until));
-  while (r < 0 && errno == EINTR);
-  if (r == 0) {
+  // Read its output while waiting: a command that fills a pipe nobody reads
+  // would block, and the deadline would blame it.
+  if (running_after(std::chrono::ceil<std::chrono::milliseconds>(until - Steady::now()))) {
     drain(false, until);
     ::kill(pid_, SIGKILL);
     reap_child(pid_);

@@ -83,21 +83,25 @@ class Target {
   Fd in_, out_, report_, reap_cmd_;
 };
 
-/// `n` targets under one nursery that reaps each at once. All exit with
-/// status 0 when finish() is called (or the group is destroyed).
+/// `n` targets under one nursery. All exit with status 0 when finish() is
+/// called (or the group is destroyed). With Reap::at_once the nursery reaps
+/// each as it exits; with Reap::on_request they stay zombies until reap(),
+/// so none can vanish before a slow-starting waiter has looked at it.
 class TargetGroup {
  public:
-  explicit TargetGroup(std::size_t n);
+  explicit TargetGroup(std::size_t n, Reap reap = Reap::at_once);
   ~TargetGroup();
   const std::vector<pid_t>& pids() const { return pids_; }
   void finish();
+  /// Reap::on_request: has the nursery reap them all now.
+  void reap() { reap_cmd_.reset(); }
   /// Waits until the nursery has reaped all of them.
   void wait_reaped(std::chrono::milliseconds deadline = kDeadline);
 
  private:
   std::vector<pid_t> pids_;
   pid_t nursery_ = 0;
-  Fd in_, report_;
+  Fd in_, report_, reap_cmd_;
   bool done_ = false;
 };
 
