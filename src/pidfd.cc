@@ -11,6 +11,13 @@ extern "C" {
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "pwait/error.h"
+#include "pwait/proc.h"
 
 namespace pwait {
 namespace {
@@ -34,6 +41,15 @@ constexpr std::uint64_t kPidfdInfoExit = 1u << 3;                          // Li
 }  // namespace
 
 Fd open_pidfd(pid_t pid) { return Fd(pidfd_open(pid, 0)); }
+
+Fd open_target_pidfd(pid_t pid) {
+  Fd fd = open_pidfd(pid);
+  if (fd || errno == ESRCH) return fd;
+  if (errno == ENOENT) throw WatchError(not_a_process(pid, read_tgid(pid)));
+  if (errno == EMFILE || errno == ENFILE)
+    throw WatchError(fmt::format("pidfd_open {}: {}", pid, strerror(errno)));
+  throw_errno("pidfd_open", std::to_string(pid));
+}
 
 bool pidfd_alive(int pidfd) {
   // Signal 0 checks existence; EPERM (another user's process) still means it exists.

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "pwait/error.h"
 #include "pwait/fd.h"
 
@@ -117,6 +119,11 @@ std::optional<pid_t> read_tgid(pid_t pid) {
   pid_t tgid;
   if (!to_number(text, tgid)) throw_error(EINVAL, "parse", p);
   return tgid;
+}
+
+std::string not_a_process(pid_t pid, std::optional<pid_t> tgid) {
+  return tgid ? fmt::format("{}: is a thread of process {}, not a process", pid, *tgid)
+              : fmt::format("{}: is a thread, not a process", pid);
 }
 
 std::optional<int> zombie_status(pid_t pid, const ProcStat& stat) {

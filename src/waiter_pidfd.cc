@@ -47,16 +47,10 @@ class PidfdWaiter final : public Waiter {
     pids_ = pids;
     targets_.resize(pids.size());
     for (std::size_t i = 0; i < pids.size(); ++i) {
-      Fd fd = open_pidfd(pids[i]);
+      Fd fd = open_target_pidfd(pids[i]);
       if (!fd) {
-        if (errno == ESRCH) {
-          out.push_back({EventKind::missing, i, std::nullopt});
-          continue;
-        }
-        if (errno == ENOENT) throw WatchError(not_a_process(pids[i]));
-        if (errno == EMFILE || errno == ENFILE)
-          throw WatchError(fmt::format("pidfd_open {}: {}", pids[i], strerror(errno)));
-        throw_errno("pidfd_open", std::to_string(pids[i]));
+        out.push_back({EventKind::missing, i, std::nullopt});
+        continue;
       }
       // Level-triggered: a target that has already exited is ready at once.
       loop_.add(fd.get(), EPOLLIN, i);
@@ -81,12 +75,6 @@ class PidfdWaiter final : public Waiter {
     bool exited = false;
     std::optional<int> status;
   };
-
-  static std::string not_a_process(pid_t pid) {
-    auto tgid = read_tgid(pid);
-    return tgid ? fmt::format("{}: is a thread of process {}, not a process", pid, *tgid)
-                : fmt::format("{}: is a thread, not a process", pid);
-  }
 
   void on_ready(std::size_t i, std::uint32_t events, std::vector<Event>& out) {
     Target& t = targets_[i];

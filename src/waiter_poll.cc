@@ -41,7 +41,7 @@ class PollWaiter final : public Waiter {
       if (st) {
         auto tgid = read_tgid(pids[i]);
         if (tgid && *tgid != pids[i])
-          throw WatchError(fmt::format("{}: is a thread of process {}, not a process", pids[i], *tgid));
+          throw WatchError(not_a_process(pids[i], tgid));
       }
       if (!st) {
         out.push_back({EventKind::missing, i, std::nullopt});

@@ -387,20 +387,10 @@ class Tracer {
     targets_.resize(pids.size());
     for (std::size_t i = 0; i < pids.size(); ++i) by_pid_[pids[i]] = i;
     for (std::size_t i = 0; i < pids.size(); ++i) {
-      Fd fd = open_pidfd(pids[i]);
+      Fd fd = open_target_pidfd(pids[i]);
       if (!fd) {
-        if (errno == ESRCH) {
-          out.push_back({EventKind::missing, i, std::nullopt});
-          continue;
-        }
-        if (errno == ENOENT) {
-          auto tgid = read_tgid(pids[i]);
-          throw WatchError(tgid ? fmt::format("{}: is a thread of process {}, not a process", pids[i], *tgid)
-                                : fmt::format("{}: is a thread, not a process", pids[i]));
-        }
-        if (errno == EMFILE || errno == ENFILE)
-          throw WatchError(fmt::format("pidfd_open {}: {}", pids[i], strerror(errno)));
-        throw_errno("pidfd_open", std::to_string(pids[i]));
+        out.push_back({EventKind::missing, i, std::nullopt});
+        continue;
       }
       targets_[i].pidfd = std::move(fd);
       start(i, out);

@@ -13,6 +13,11 @@ namespace pwait {
 /// (ESRCH gone, ENOENT a non-leader thread, EMFILE, ENOSYS before Linux 5.3).
 Fd open_pidfd(pid_t pid);
 
+/// Opens a pidfd to watch target `pid`: an invalid Fd when no such process
+/// exists (ESRCH). Throws WatchError naming the target for a thread ID that
+/// is not a process and for the fd limit, std::system_error otherwise.
+Fd open_target_pidfd(pid_t pid);
+
 /// Whether the process behind `pidfd` still exists (running or zombie),
 /// i.e. it has not been reaped.
 bool pidfd_alive(int pidfd);

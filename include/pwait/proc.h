@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace pwait {
@@ -30,6 +31,10 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 /// The thread-group id of task `pid` (from /proc/PID/status); nullopt if gone.
 /// Differs from `pid` when `pid` names a thread that is not a group leader.
 std::optional<pid_t> read_tgid(pid_t pid);
+
+/// The message for a target `pid` that names a thread, not a process:
+/// "1235: is a thread of process 1234, not a process".
+std::string not_a_process(pid_t pid, std::optional<pid_t> tgid);
 
 /// The exit status of zombie `pid` whose stat is `stat`: the exit_code field,
 /// unless it reads 0 because the kernel masks it from us (we may not
