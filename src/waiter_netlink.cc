@@ -437,7 +437,10 @@ class NetlinkWaiter final : public Waiter {
     Target& t = targets_[i];
     Event ev{EventKind::exited, i, t.code};
     if (st) {
-      if (!ev.status) ev.status = zombie_status(pids_[i], *st);
+      // Where we may read it, the zombie's stat holds the group's status as
+      // wait(2) will give it; the events only tell which thread ended last,
+      // and two threads ending together can arrive in either order.
+      if (auto status = zombie_status(pids_[i], *st)) ev.status = status;
       ev.zombie = true;
       ev.parent = st->ppid;
     }
