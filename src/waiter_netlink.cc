@@ -266,8 +266,7 @@ class NetlinkWaiter final : public Waiter {
         continue;
       }
       auto tgid = read_tgid(pids[i]);
-      if (tgid && *tgid != pids[i])
-        throw WatchError(fmt::format("{}: is a thread of process {}, not a process", pids[i], *tgid));
+      if (tgid && *tgid != pids[i]) throw WatchError(not_a_process(pids[i], tgid));
       targets_[i].start_time = st->start_time;
       by_pid_.emplace(pids[i], i);
       // Already exited: settle() reports it, with the status from an event
