@@ -255,14 +255,21 @@ TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAForkStorm) {
   EXPECT_EQ(count_of(r.out, "\n"), 3u) << r.out;
 }
 
-TEST_F(NetlinkTest, ForkStormWhileWaitingReportsTheTargetOnce) {
-  Target t;
-  Command c(pwait_args({"-b", "netlink", "-v", "-x", str(t.pid())}));
+// Runs pwait with `args` on `t`, which exits with status 9 in the middle of
+// a storm of 6000 other exits.
+Result exit_amid_a_storm(Target& t, std::vector<std::string> args, Command::Setup setup = {}) {
+  args.push_back(str(t.pid()));
+  Command c(pwait_args(args), std::move(setup));
   wait_until_waiting(c.pid());
   exit_storm(3000);
   t.exit(9);
   exit_storm(3000);
-  Result r = c.wait();
+  return c.wait();
+}
+
+TEST_F(NetlinkTest, ForkStormWhileWaitingReportsTheTargetOnce) {
+  Target t;
+  Result r = exit_amid_a_storm(t, {"-b", "netlink", "-v", "-x"});
   EXPECT_EQ(r.exit_code(), 9) << r.err;
   // Whether the nursery had reaped it by then is a race: the line may say "zombie".
   EXPECT_EQ(r.out.rfind(str(t.pid()) + ": exited with status 9", 0), 0u) << r.out;
@@ -278,12 +285,7 @@ TEST_F(NetlinkTest, ForkStormWhileWaitingUnprivilegedReportsTheTargetOnce) {
   Target t;
   Command::Setup setup;
   setup.unprivileged = true;
-  Command c(pwait_args({"-b", "netlink", "-v", str(t.pid())}), setup);
-  wait_until_waiting(c.pid());
-  exit_storm(3000);
-  t.exit(9);
-  exit_storm(3000);
-  Result r = c.wait();
+  Result r = exit_amid_a_storm(t, {"-b", "netlink", "-v"}, setup);
   EXPECT_EQ(r.exit_code(), 0) << r.err;
   EXPECT_EQ(r.out.rfind(str(t.pid()) + ": exited", 0), 0u) << r.out;
   EXPECT_EQ(count_of(r.out, "\n"), 1u) << r.out;
