@@ -37,6 +37,14 @@ const Backend& choose_backend(std::string_view name, const Needs& needs) {
     if (auto why = b->probe(needs)) throw WatchError(fmt::format("backend {}: {}", name, *why));
     return *b;
   }
+  // With -x, first the backends that can promise every target's status;
+  // if none can, the first that works at all (a status may then be unknown).
+  if (needs.want_status) {
+    Needs strict = needs;
+    strict.must_know_status = true;
+    for (const Backend& b : kBackends)
+      if (!b.probe(strict)) return b;
+  }
   std::string reasons;
   for (const Backend& b : kBackends) {
     auto why = b.probe(needs);

@@ -126,16 +126,19 @@ std::string not_a_process(pid_t pid, std::optional<pid_t> tgid) {
               : fmt::format("{}: is a thread, not a process", pid);
 }
 
-std::optional<int> zombie_status(pid_t pid, const ProcStat& stat) {
-  if (stat.exit_code != 0) return stat.exit_code;
-  // 0 is either "exited with status 0" or masked. The kernel masks it when
-  // ptrace_may_access(PTRACE_MODE_READ_FSCREDS) fails; readlink of
-  // /proc/PID/exe makes the same check first (EACCES), and for a zombie,
-  // which has no mm, then fails with ENOENT.
+bool exit_code_readable(pid_t pid) {
+  // The kernel masks exit_code when ptrace_may_access(PTRACE_MODE_READ_FSCREDS)
+  // fails; readlink of /proc/PID/exe makes the same check first (EACCES),
+  // and only then fails with ENOENT for a zombie, which has no mm.
   std::string p = "/proc/" + std::to_string(pid) + "/exe";
   char buf[1];
-  if (readlink(p.c_str(), buf, sizeof buf) < 0 && (errno == EACCES || errno == EPERM))
-    return std::nullopt;
+  return !(readlink(p.c_str(), buf, sizeof buf) < 0 && (errno == EACCES || errno == EPERM));
+}
+
+std::optional<int> zombie_status(pid_t pid, const ProcStat& stat) {
+  if (stat.exit_code != 0) return stat.exit_code;
+  // 0 is either "exited with status 0" or masked.
+  if (!exit_code_readable(pid)) return std::nullopt;
   return 0;
 }
 

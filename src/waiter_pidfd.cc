@@ -143,6 +143,13 @@ std::optional<std::string> pidfd_probe(const Needs& needs) {
     if (errno == ENOSYS) return "pidfd_open: not implemented by this kernel (needs Linux 5.3)";
     return fmt::format("pidfd_open: {}", strerror(errno));
   }
+  if (needs.must_know_status) {
+    if (!kernel_at_least(6, 15))
+      return "cannot promise every exit status: before Linux 6.15 it is lost when the parent reaps first";
+    for (pid_t pid : needs.pids)
+      if (!exit_code_readable(pid))
+        return fmt::format("cannot promise every exit status: {}'s is hidden from this user while a zombie", pid);
+  }
   return reserve_fds(needs.pids.size());
 }
 

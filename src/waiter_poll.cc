@@ -122,8 +122,9 @@ class PollWaiter final : public Waiter {
 
 }  // namespace
 
-std::optional<std::string> poll_probe(const Needs&) {
+std::optional<std::string> poll_probe(const Needs& needs) {
   if (!read_proc_stat(getpid())) return "/proc is not mounted";
+  if (needs.must_know_status) return "cannot promise every exit status: it sees one only if it catches the zombie";
   return std::nullopt;
 }
 

@@ -400,6 +400,34 @@ TEST(Cli, AnotherUsersStatusAfterTheReap) {
       << r.out;
 }
 
+TEST(Cli, AutoWithExitStatusPicksABackendThatKnowsTheStatus) {
+  if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
+  Command::Setup setup;
+  setup.unprivileged = true;
+  Result list = run_pwait({"--list-backends"}, setup);
+  if (list.out.find("netlink  usable") == std::string::npos)
+    GTEST_SKIP() << "no backend here can tell another user's status to an unprivileged pwait: " << list.out;
+  // pidfd cannot read another user's zombie's status: without -x it still
+  // serves, with -x auto goes on to a backend that knows it.
+  for (bool x : {false, true}) {
+    Target t(testing::exit_on_command, Reap::on_request);  // root's process
+    std::vector<std::string> args = {"-j", str(t.pid())};
+    if (x) args.insert(args.begin(), "-x");
+    Command c(pwait_args(args), setup);
+    EXPECT_TRUE(c.running_after(300ms));
+    t.exit(6);
+    Result r = c.wait();
+    if (x) {
+      EXPECT_EQ(r.exit_code(), 6) << r.out << r.err;
+      EXPECT_NE(r.out.find("\"status\":{\"code\":6}"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find("\"backend\":\"netlink\""), std::string::npos) << r.out;
+    } else {
+      EXPECT_EQ(r.exit_code(), 0) << r.err;
+      EXPECT_NE(r.out.find("\"backend\":\"pidfd\""), std::string::npos) << r.out;
+    }
+  }
+}
+
 TEST(Cli, ListBackends) {
   Result r = run_pwait({"--list-backends"});
   EXPECT_EQ(r.exit_code(), 0);

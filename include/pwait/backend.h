@@ -22,6 +22,9 @@ struct Needs {
   std::span<const pid_t> pids;  ///< the PIDs that will be watched
   bool want_status = false;     ///< --exit-status was given
   bool follow_reap = false;     ///< --reaped was given
+  /// Set by `auto` on its first pass when --exit-status was given: decline
+  /// unless every target's exit status can be known, however it ends.
+  bool must_know_status = false;
 };
 
 struct Backend {
@@ -38,7 +41,8 @@ std::span<const Backend> backends();
 const Backend* find_backend(std::string_view name);
 
 /// Chooses the backend for `needs`: the named one (WatchError with its reason
-/// when it cannot serve), or with "auto" the first in the table that can.
+/// when it cannot serve), or with "auto" the first in the table that can;
+/// with --exit-status, the first that can also promise every status, if any.
 const Backend& choose_backend(std::string_view name, const Needs& needs);
 
 }  // namespace pwait

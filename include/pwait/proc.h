@@ -36,6 +36,10 @@ std::optional<pid_t> read_tgid(pid_t pid);
 /// "1235: is a thread of process 1234, not a process".
 std::string not_a_process(pid_t pid, std::optional<pid_t> tgid);
 
+/// Whether the kernel shows us `pid`'s exit_code in /proc/PID/stat: it masks
+/// it (reads 0) unless we may ptrace-read the process.
+bool exit_code_readable(pid_t pid);
+
 /// The exit status of zombie `pid` whose stat is `stat`: the exit_code field,
 /// unless it reads 0 because the kernel masks it from us (we may not
 /// ptrace-read the target), in which case it is unknown.
