@@ -240,6 +240,7 @@ struct Targets {
   pid_t pgid = -1;
   std::vector<pid_t> pids;
   std::vector<pollfd> pidfds;  // the harness's own view, to catch early returns
+  std::vector<std::string> start_times;  // /proc start time of the targets beyond the pidfds
   int report = -1;             // reaper -> harness: pids, then the last reap time
   std::string error;
 
@@ -308,6 +309,20 @@ struct Targets {
   _exit(0);
 }
 
+// Field 22 of /proc/PID/stat (start time in clock ticks), as text; empty if gone.
+std::string start_time_of(pid_t pid) {
+  std::string s = slurp(fmt("/proc/%d/stat", pid), 1024);
+  auto close = s.rfind(')');
+  if (close == std::string::npos) return {};
+  std::size_t pos = close + 2;
+  for (int field = 3; field < 22 && pos != std::string::npos; ++field) {
+    pos = s.find(' ', pos);
+    if (pos != std::string::npos) ++pos;
+  }
+  if (pos == std::string::npos) return {};
+  return s.substr(pos, s.find(' ', pos) - pos);
+}
+
 bool start_targets_once(std::size_t n, Targets& t) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) die("pipe2");
@@ -348,6 +363,9 @@ bool start_targets_once(std::size_t n, Targets& t) {
     if (fd < 0) die(fmt("pidfd_open %d (target)", p));
     t.pidfds.push_back({fd, POLLIN, 0});
   }
+  // The rest are checked by number: remember their start times, since a PID
+  // reaped before the check may already belong to someone else's process.
+  for (std::size_t i = t.pidfds.size(); i < t.pids.size(); ++i) t.start_times.push_back(start_time_of(t.pids[i]));
   return true;
 }
 
@@ -359,6 +377,7 @@ bool start_targets(std::size_t n, Targets& t) {
     if (attempt == 2 || t.error.find("could only start") == std::string::npos) return false;
     t.cleanup();
     t.pids.clear();
+    t.start_times.clear();
     t.error.clear();
     poll(nullptr, 0, 3000);
   }
@@ -373,11 +392,14 @@ std::size_t still_running(Targets& t) {
     for (auto& p : t.pidfds)
       if (!(p.revents & POLLIN)) ++n;
   }
-  // Targets without a harness pidfd: running unless /proc says zombie or gone.
+  // Targets without a harness pidfd: running if /proc shows the same process
+  // (same start time) neither zombie nor dead.
   for (std::size_t i = t.pidfds.size(); i < t.pids.size(); ++i) {
-    std::string s = slurp(fmt("/proc/%d/stat", t.pids[i]), 512);
+    std::string s = slurp(fmt("/proc/%d/stat", t.pids[i]), 1024);
     auto close = s.rfind(')');
-    if (close != std::string::npos && close + 2 < s.size() && s[close + 2] != 'Z' && s[close + 2] != 'X') ++n;
+    if (close == std::string::npos || close + 2 >= s.size()) continue;
+    char state = s[close + 2];
+    if (state != 'Z' && state != 'X' && start_time_of(t.pids[i]) == t.start_times[i - t.pidfds.size()]) ++n;
   }
   return n;
 }
