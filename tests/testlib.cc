@@ -82,6 +82,10 @@ int status_of(const siginfo_t& info) {
   if (t == 0) {
     report_w.reset();
     reap_r.reset();
+    // A process group of its own, whose parent (the nursery) is in another
+    // group of the same session: never orphaned, so SIGTSTP stops it as at
+    // a terminal, even when the tests run detached (setsid, CI).
+    setpgid(0, 0);
     // A clean signal state for the target: nothing blocked or ignored.
     sigset_t none;
     sigemptyset(&none);
