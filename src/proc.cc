@@ -143,18 +143,23 @@ std::optional<int> zombie_status(pid_t pid, const ProcStat& stat) {
 }
 
 pid_t pid_max() {
-  char buf[32];
-  std::size_t len;
-  try {
-    if (read_small("/proc/sys/kernel/pid_max", buf, sizeof buf, len)) {
-      std::string_view s(buf, len);
-      while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-      pid_t v;
-      if (to_number(s, v) && v > 0) return v;
+  // Read once: parse_pid() asks for every PID on the command line, and
+  // 20,000 opens of /proc/sys/kernel/pid_max cost more than the wait.
+  static const pid_t cached = [] {
+    char buf[32];
+    std::size_t len;
+    try {
+      if (read_small("/proc/sys/kernel/pid_max", buf, sizeof buf, len)) {
+        std::string_view s(buf, len);
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+        pid_t v;
+        if (to_number(s, v) && v > 0) return v;
+      }
+    } catch (const std::exception&) {
     }
-  } catch (const std::exception&) {
-  }
-  return 4194304;  // PID_MAX_LIMIT on 64-bit
+    return 4194304;  // PID_MAX_LIMIT on 64-bit
+  }();
+  return cached;
 }
 
 }  // namespace pwait
