@@ -323,8 +323,9 @@ class NetlinkWaiter final : public Waiter {
   }
 
   // Reads what the socket holds now (bounded). Exit events of our targets'
-  // threads mark them pending; everything else is dropped.
-  void drain() {
+  // threads mark them pending; everything else is dropped. True when it
+  // read the queue empty; false when it stopped at the bound or an overflow.
+  bool drain() {
     std::array<std::array<char, 512>, kBatch> bufs;
     std::array<sockaddr_nl, kBatch> from;
     std::array<iovec, kBatch> iov;
@@ -341,14 +342,11 @@ class NetlinkWaiter final : public Waiter {
       int n = recvmmsg(sock_.get(), msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (errno == EAGAIN) return;
+        if (errno == EAGAIN) return true;
         if (errno == ENOBUFS) {
-          // The buffer overflowed and events were lost. Everything read so
-          // far came before the loss; what follows may come after it, when
-          // a lost target's PID may already name another process. So stop
-          // here: settle() looks at every target before reading on.
+          // The buffer overflowed and events were lost: settle() recovers.
           overflowed_ = true;
-          return;
+          return false;
         }
         throw_errno("recvmmsg", "proc connector");
       }
@@ -357,8 +355,9 @@ class NetlinkWaiter final : public Waiter {
         auto m = decode(bufs[k].data(), msgs[k].msg_len, from[k]);
         if (m && m->what == kEventExit) on_exit_event(m->event);
       }
-      if (static_cast<unsigned>(n) < kBatch) return;
+      if (static_cast<unsigned>(n) < kBatch) return true;
     }
+    return false;
   }
 
   void on_exit_event(const proc_event& ev) {
@@ -409,24 +408,28 @@ class NetlinkWaiter final : public Waiter {
     report_exit(i, st, out);
   }
 
-  // After an overflow: every target is looked at before another event is
-  // read, since what follows the loss may name reused PIDs. A zombie pins
-  // its PID, though: the events still queued for it are its own, so they
-  // are read before it is reported, if it is still the same zombie then.
+  // After an overflow. The kernel raises ENOBUFS only as the socket becomes
+  // congested, and then drops events silently until its queue has been read
+  // empty (netlink_overrun, netlink_rcv_wake). So the queue is emptied first,
+  // and only then is every target looked at: an exit lost after that look
+  // raises ENOBUFS again. The codes the backlog brings are kept only for a
+  // target still there (a zombie pins its PID, so they are its own); for one
+  // reaped meanwhile the PID may have named another process since, so it
+  // keeps the code it had before the loss.
   void recover(std::vector<Event>& out) {
-    overflowed_ = false;
-    std::vector<std::pair<std::size_t, std::optional<int>>> ended;  // with the code read before the loss
+    std::vector<std::optional<int>> code_before_loss(targets_.size());
+    for (std::size_t i = 0; i < targets_.size(); ++i) code_before_loss[i] = targets_[i].code;
+    do {
+      overflowed_ = false;
+      while (!drain() && !overflowed_) {
+      }
+    } while (overflowed_);
     for (std::size_t i = 0; i < targets_.size(); ++i) {
       Target& t = targets_[i];
       if (t.exited || t.done) continue;
       auto st = still_there(i);
-      if (!st || st->group_exited()) ended.emplace_back(i, t.code);
-    }
-    if (ended.empty()) return;
-    drain();
-    for (auto& [i, code_before_loss] : ended) {
-      auto st = still_there(i);
-      if (!st) targets_[i].code = code_before_loss;  // reaped: later events are not surely its own
+      if (st && !st->group_exited()) continue;
+      if (!st) t.code = code_before_loss[i];
       report_exit(i, st, out);
     }
   }
