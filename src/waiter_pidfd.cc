@@ -93,11 +93,10 @@ class PidfdWaiter final : public Waiter {
       out.push_back(ev);
       if (!spec_.follow_reap) return t.fd.reset();  // closing drops it from the epoll
       if (reaped) return finish_reaped(i, out);
-      if (kernel_reports_reap_) {
-        loop_.modify(t.fd.get(), 0, i);  // from now on only EPOLLHUP, the reap, wakes us
-      } else {
-        reap_polled_.push_back(i);
-      }
+      // A zombie's pidfd stays readable: from now on only EPOLLHUP (the reap,
+      // Linux 6.9+) wakes us; before 6.9 we look every 100 ms instead.
+      loop_.modify(t.fd.get(), 0, i);
+      if (!kernel_reports_reap_) reap_polled_.push_back(i);
       return;
     }
     if (events & EPOLLHUP) finish_reaped(i, out);
