@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
   using namespace pwait;
   auto started = Clock::now();
   try {
-    // Before anything is watched: a SIGINT must reach the cleanup, never cut it short.
-    block_stop_signals();
+    // Parsing may block reading a pidfile (stdin, a FIFO): a SIGINT then
+    // ends pwait as usual. Nothing is watched yet.
     const char* env = std::getenv("PWAIT_BACKEND");
     ParseResult parsed = parse_options(argc, argv, env ? env : "");
     if (!parsed.options) {
@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       if (!parsed.error.empty()) fmt::print(stderr, "{}\n", parsed.error);
       return parsed.exit_code;
     }
+    // Before anything is watched: a SIGINT must reach the cleanup, never cut it short.
+    block_stop_signals();
     if (parsed.options->list_backends) {
       list_backends();
       return exit_code::ok;
