@@ -421,9 +421,10 @@ class NetlinkWaiter final : public Waiter {
     for (std::size_t i = 0; i < targets_.size(); ++i) code_before_loss[i] = targets_[i].code;
     do {
       overflowed_ = false;
-      while (!drain() && !overflowed_) {
+      while (!drain() && !overflowed_ && !loop_.stopped()) {
       }
-    } while (overflowed_);
+    } while (overflowed_ && !loop_.stopped());
+    if (loop_.stopped()) return;  // pwait is ending: no need to look
     for (std::size_t i = 0; i < targets_.size(); ++i) {
       Target& t = targets_[i];
       if (t.exited || t.done) continue;
@@ -525,8 +526,14 @@ class NetlinkWaiter final : public Waiter {
 
 }  // namespace
 
-std::optional<std::string> netlink_probe(const Needs&) {
+std::optional<std::string> netlink_probe(const Needs& needs) {
   if (!read_proc_stat(getpid())) return "/proc is not mounted";
+  // Its status comes from the exit event; a target that is already a zombie
+  // had its event before we listened, and /proc may hide the status from us.
+  if (needs.must_know_status)
+    for (pid_t pid : needs.pids)
+      if (auto st = read_proc_stat(pid); st && st->group_exited() && !zombie_status(pid, *st))
+        return fmt::format("cannot promise every exit status: {} is already a zombie whose status is hidden", pid);
   std::string why;
   Fd fd = open_connector(why);
   if (!fd) return why;

@@ -702,6 +702,11 @@ std::optional<std::string> ptrace_probe(const Needs& needs) {
   // whatever it thinks of the status.
   Needs mechanics{needs.pids};
   if (auto why = pidfd_probe(mechanics)) return fmt::format("needs pidfds: {}", *why);
+  // A multi-threaded target's exit(0) looks like its leader's pthread_exit at
+  // the exit stop; the status then comes from the pidfd, which keeps it
+  // after a fast reap only from Linux 6.15.
+  if (needs.must_know_status && !kernel_at_least(6, 15))
+    return "cannot promise every exit status before Linux 6.15";
   bool cap = have_cap_sys_ptrace();
   if (auto why = yama_forbids(cap)) return why;
   for (pid_t pid : needs.pids)
