@@ -35,7 +35,7 @@ Wait for processes to end (any process, not only children) and say how they ende
   -t, --timeout DURATION  give up after DURATION: 10, 1.5, 1.5s, 250ms, 2m, 1h
   -b, --backend NAME      auto, pidfd, netlink, ptrace, poll; default from PWAIT_BACKEND, else auto
       --list-backends     print every backend, usable here or not, with the reason; exit 0
-      --interval DURATION poll backend interval (default: adaptive, at most 100ms)
+      --interval DURATION poll backend interval (default: adaptive, 5ms up to 100ms; up to 1s for thousands)
   -v, --verbose           one line per event on stdout
   -j, --json              one JSON object per event on stdout (JSON Lines)
   -x, --exit-status       exit with the first failure among the targets

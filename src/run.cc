@@ -35,7 +35,11 @@ std::string format_duration(Duration d) {
 class Tally {
  public:
   Tally(const Options& o, std::string_view backend, const EventLoop& loop)
-      : o_(o), backend_(backend), loop_(loop), state_(o.pids.size(), State::watching) {}
+      : o_(o),
+        backend_(backend),
+        loop_(loop),
+        state_(o.pids.size(), State::watching),
+        parent_(o.pids.size(), 0) {}
 
   void take(const Event& e) {
     State& s = state_.at(e.target);
@@ -51,6 +55,7 @@ class Tally {
       case EventKind::exited:
         if (s != State::watching) return;
         s = State::exited;
+        if (e.zombie) parent_[e.target] = e.parent;
         if (!o_.reaped) end(e.status);
         else if (e.zombie && e.parent == getppid())
           fmt::print(stderr,
@@ -82,8 +87,10 @@ class Tally {
                                : state_[i] == State::watching;
       if (!pending) continue;
       still += fmt::format(" {}", o_.pids[i]);
-      if (o_.json)
-        say("timeout", {EventKind::exited, i, std::nullopt, state_[i] == State::exited}, o_.pids[i]);
+      if (o_.json) {
+        bool zombie = state_[i] == State::exited;
+        say("timeout", {EventKind::exited, i, std::nullopt, zombie, zombie ? parent_[i] : 0}, o_.pids[i]);
+      }
     }
     if (o_.verbose)
       fmt::print(stderr, "pwait: timed out after {}; still {}:{}\n", format_duration(*o_.timeout),
@@ -118,6 +125,7 @@ class Tally {
   std::string_view backend_;
   const EventLoop& loop_;
   std::vector<State> state_;
+  std::vector<pid_t> parent_;  // of a zombie target, from its exited event
   std::size_t missing_ = 0, ended_ = 0;
   std::optional<int> first_failure_;
 };
