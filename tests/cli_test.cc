@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -159,6 +161,7 @@ TEST_P(CliTest, TimeoutGives124AndNamesTheRunning) {
 TEST_P(CliTest, ReapedWaitsForTheReap) {
   Target t(testing::exit_on_command, Reap::on_request);
   Command c = start({"-r", "-v", str(t.pid())});
+  testing::wait_until_waiting(c.pid());
   t.exit(0);
   t.wait_exited();
   EXPECT_TRUE(c.running_after(300ms)) << "returned before the zombie was reaped";
@@ -181,6 +184,7 @@ TEST_P(CliTest, JsonLines) {
   Target t(testing::exit_on_command, Reap::on_request);
   pid_t gone = testing::unused_pid();
   Command c = start({"-j", "-e", "-r", str(t.pid()), str(gone)});
+  testing::wait_until_waiting(c.pid());
   t.kill(SIGKILL);
   t.wait_exited();
   EXPECT_TRUE(c.running_after(200ms));
@@ -360,7 +364,7 @@ TEST(Cli, HardFdLimitTooLowForPidfd) {
 
   // auto falls back to a backend that needs no fd per target.
   Command c(pwait_args({"-j", "-F", "-"}), setup);
-  EXPECT_TRUE(c.running_after(300ms));
+  testing::wait_until_waiting(c.pid());
   group.finish();
   Result r = c.wait(60s);
   EXPECT_EQ(r.exit_code(), 0) << r.err;
@@ -374,7 +378,7 @@ TEST(Cli, AnotherUsersZombieHasUnknownStatusNotSuccess) {
     Command::Setup setup;
     setup.unprivileged = true;
     Command c(pwait_args({"-b", b, "-v", "-x", str(t.pid())}), setup);
-    EXPECT_TRUE(c.running_after(200ms)) << b;
+    testing::wait_until_waiting(c.pid());
     t.exit(0);
     Result r = c.wait();
     // The kernel masks the exit code from us: it must read as unknown, never as success.
@@ -391,7 +395,7 @@ TEST(Cli, AnotherUsersStatusAfterTheReap) {
   Command::Setup setup;
   setup.unprivileged = true;
   Command c(pwait_args({"-b", "pidfd", "-r", "-x", "-j", str(t.pid())}), setup);
-  EXPECT_TRUE(c.running_after(200ms));
+  testing::wait_until_waiting(c.pid());
   t.exit(6);
   t.reap();
   Result r = c.wait();
@@ -414,7 +418,7 @@ TEST(Cli, AutoWithExitStatusPicksABackendThatKnowsTheStatus) {
     std::vector<std::string> args = {"-j", str(t.pid())};
     if (x) args.insert(args.begin(), "-x");
     Command c(pwait_args(args), setup);
-    EXPECT_TRUE(c.running_after(300ms));
+    testing::wait_until_waiting(c.pid());
     t.exit(6);
     Result r = c.wait();
     if (x) {
@@ -426,6 +430,29 @@ TEST(Cli, AutoWithExitStatusPicksABackendThatKnowsTheStatus) {
       EXPECT_NE(r.out.find("\"backend\":\"pidfd\""), std::string::npos) << r.out;
     }
   }
+}
+
+TEST(Cli, StopSignalEndsPwaitWhileItReadsAPidfile) {
+  std::string fifo = ::testing::TempDir() + "pwait_fifo_" + str(getpid());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Command c(pwait_args({"-F", fifo}));  // blocks in open(): no writer
+  EXPECT_TRUE(c.running_after(100ms));
+  c.kill(SIGTERM);
+  Result r = c.wait();
+  EXPECT_TRUE(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGTERM) << "status " << r.status;
+  unlink(fifo.c_str());
+}
+
+TEST(Cli, JsonTimeoutNamesTheZombiesParent) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  t.exit(0);
+  t.wait_exited();
+  Result r = run_pwait({"-j", "-r", "-t", "200ms", str(t.pid())});
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_NE(r.out.find("{\"event\":\"timeout\",\"pid\":" + str(t.pid()) +
+                       ",\"status\":null,\"zombie\":true,\"parent\":" + str(t.parent()) + ","),
+            std::string::npos)
+      << r.out;
 }
 
 TEST(Cli, ListBackends) {

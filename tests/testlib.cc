@@ -16,6 +16,8 @@ extern "C" {
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -319,8 +321,18 @@ void TargetGroup::wait_reaped(std::chrono::milliseconds deadline) {
 }
 
 pid_t unused_pid() {
-  for (pid_t p = 32000; p > 300; --p)
+  // PIDs are handed out upwards from the last one: a free PID just below it
+  // is the last to be handed out again (after a full wrap of pid_max).
+  pid_t last = 32000;
+  if (FILE* f = fopen("/proc/sys/kernel/ns_last_pid", "re")) {
+    if (fscanf(f, "%d", &last) != 1) last = 32000;
+    fclose(f);
+  }
+  for (int k = 1; k < 30000; ++k) {
+    pid_t p = last - k;
+    if (p <= 300) p += 32000;  // wrap within the usual pid_max
     if (::kill(p, 0) != 0 && errno == ESRCH) return p;
+  }
   throw std::runtime_error("no unused PID");
 }
 
@@ -452,6 +464,20 @@ Result Command::wait(std::chrono::milliseconds deadline) {
   }
   done_ = true;
   return result_;
+}
+
+void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline) {
+  auto until = Steady::now() + deadline;
+  std::string path = "/proc/" + std::to_string(pid) + "/syscall";
+  while (Steady::now() < until) {
+    char buf[64] = {};
+    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    long nr = -1;
+    if (fd && read(fd.get(), buf, sizeof buf - 1) > 0) nr = std::strtol(buf, nullptr, 10);
+    if (nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2) return;
+    usleep(1000);  // polling a condition, with a deadline
+  }
+  throw DeadlineError("process " + std::to_string(pid) + " never started waiting in epoll_wait");
 }
 
 std::string pwait_binary() { return PWAIT_BINARY; }

@@ -143,6 +143,10 @@ class Command {
   Fd out_, err_;
 };
 
+/// Waits until process `pid`'s main thread is blocked in epoll_wait: for
+/// pwait, it has finished starting to watch and waits for events.
+void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline = kDeadline);
+
 /// The pwait binary under test.
 std::string pwait_binary();
 /// Runs pwait with `args` to its end.

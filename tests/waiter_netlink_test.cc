@@ -132,18 +132,6 @@ std::optional<SocketRow> connector_socket_of(pid_t pid) {
   return std::nullopt;
 }
 
-// Waits until pwait is blocked in epoll_wait: it has finished watch() and
-// waits for events. (Its subscription is answered in a poll().)
-void wait_until_waiting(pid_t pid) {
-  auto until = Steady::now() + testing::kDeadline;
-  while (Steady::now() < until) {
-    std::ifstream f("/proc/" + str(pid) + "/syscall");
-    long nr = -1;
-    if (f >> nr && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2)) return;
-    usleep(1000);  // polling a condition, with a deadline
-  }
-  throw testing::DeadlineError("pwait never started waiting");
-}
 
 // Starts `n` processes that exit at once, and reaps them: `n` exit events.
 // vfork: no page tables to copy, so a storm is fast even on a busy machine.
@@ -209,7 +197,7 @@ TEST_F(NetlinkTest, TargetExitingBetweenSubscriptionAndCheckHasExited) {
   listener.wait_subscribed(c.pid());
   t.kill(SIGKILL);
   t.wait_reaped();
-  wait_until_waiting(c.pid());  // the others end only once pwait has looked at them
+  testing::wait_until_waiting(c.pid());  // the others end only once pwait has looked at them
   group.finish();
   Result r = c.wait(60s);
   EXPECT_EQ(r.exit_code(), 128 + SIGKILL) << r.err;
@@ -224,7 +212,7 @@ TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAForkStorm) {
   Target reaped;  // reaped at once: its PID is free for the storm to reuse
   Target other;
   Command c(pwait_args({"-b", "netlink", "-v", "-x", str(zombie.pid()), str(reaped.pid()), str(other.pid())}));
-  wait_until_waiting(c.pid());
+  testing::wait_until_waiting(c.pid());
   auto before = connector_socket_of(c.pid());
   ASSERT_TRUE(before) << "pwait holds no NETLINK_CONNECTOR socket";
   // Stopped, pwait cannot read: its receive buffer overflows and the kernel
@@ -260,7 +248,7 @@ TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAForkStorm) {
 Result exit_amid_a_storm(Target& t, std::vector<std::string> args, Command::Setup setup = {}) {
   args.push_back(str(t.pid()));
   Command c(pwait_args(args), std::move(setup));
-  wait_until_waiting(c.pid());
+  testing::wait_until_waiting(c.pid());
   exit_storm(3000);
   t.exit(9);
   exit_storm(3000);
@@ -360,7 +348,7 @@ TEST_F(NetlinkTest, UnprivilegedUnderAFdLimitWatchesThousandsWithOneSocket) {
   setup.nofile_soft = 64;
   setup.nofile_hard = 64;
   Command c(pwait_args({"-b", "netlink", "-r", "-F", "-"}), setup);
-  wait_until_waiting(c.pid());
+  testing::wait_until_waiting(c.pid());
   group.finish();
   Result r = c.wait(60s);
   EXPECT_EQ(r.exit_code(), 0) << r.err;
@@ -404,7 +392,7 @@ TEST_F(NetlinkTest, MessagesNotFromTheKernelAreDropped) {
             static_cast<ssize_t>(nlh->nlmsg_len))
       << strerror(errno);
 
-  wait_until_waiting(c.pid());
+  testing::wait_until_waiting(c.pid());
   group.finish();
   Result r = c.wait(60s);
   EXPECT_EQ(r.exit_code(), 125) << r.err;
