@@ -69,20 +69,12 @@ void install_counter(int out) {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-int wait_for_eof(int in) {
-  char c = 0;
-  ssize_t n;
-  do n = read(in, &c, 1);
-  while (n < 0 && errno == EINTR);
-  return n == 1 ? static_cast<unsigned char>(c) : 0;
-}
-
 // Counts SIGUSR1s ("u TID" per signal), writes "count N" and exits 3 on
 // SIGTERM; exits with the byte it reads otherwise.
 int count_signals(int in, int out) {
   install_counter(out);
   write_number("ready ", 0);
-  return wait_for_eof(in);
+  return testing::exit_on_command(in, out);
 }
 
 // The same with three more threads; writes "threads T1 T2 T3" first.
@@ -110,7 +102,7 @@ int count_signals_threaded(int in, int out) {
   line += "\n";
   [[maybe_unused]] ssize_t r = write(out, line.data(), line.size());
   write_number("ready ", 0);
-  return wait_for_eof(in);
+  return testing::exit_on_command(in, out);
 }
 
 // The leader thread exits on the first byte it reads (by the raw exit
@@ -127,7 +119,7 @@ int leader_leaves_on_command(int in, int out) {
   if (pthread_create(&th, nullptr, [](void*) -> void* {
         pthread_join(leader, nullptr);
         [[maybe_unused]] ssize_t w = write(s_out, "alone\n", 6);
-        _exit(wait_for_eof(s_in));
+        _exit(testing::exit_on_command(s_in, -1));
       }, nullptr) != 0)
     return 99;
   char c;
