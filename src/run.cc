@@ -144,7 +144,7 @@ int run(const Options& o, Clock::time_point started) {
     // The waiter lives in this scope: destroying it releases every target
     // (closes pidfds, detaches) before pwait reports how it ended.
     auto waiter = backend.create(
-        loop, {o.reaped, o.exit_status, o.interval, o.exit_status || o.verbose || o.json || o.reaped});
+        loop, {o.reaped, o.interval, o.exit_status || o.verbose || o.json || o.reaped});
     waiter->watch(o.pids, events);
     for (;;) {
       for (const Event& e : events) tally.take(e);

@@ -50,7 +50,7 @@ class WaiterTest : public ::testing::TestWithParam<std::string> {
                std::chrono::milliseconds deadline = testing::kDeadline) {
     waiter_.reset();
     pids_ = std::move(pids);
-    if (auto why = backend_->probe({pids_, spec.want_status, spec.follow_reap}))
+    if (auto why = backend_->probe({pids_, false, spec.follow_reap}))
       throw std::runtime_error("probe declined the request: " + *why);
     loop_ = std::make_unique<EventLoop>(Clock::now(), deadline);
     waiter_ = backend_->create(*loop_, spec);

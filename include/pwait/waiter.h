@@ -15,7 +15,6 @@ namespace pwait {
 /// What the policy asks of a backend, beyond the PIDs.
 struct WatchSpec {
   bool follow_reap = false;      ///< after `exited`, keep watching until `reaped`
-  bool want_status = false;      ///< the exit status matters (--exit-status)
   std::optional<Duration> interval;  ///< fixed poll interval (poll backend); adaptive when unset
   /// Someone will look at the status, zombie flag or parent (-x, -v, -j, --reaped).
   /// When false a backend may report a bare `exited` and skip reading /proc.
