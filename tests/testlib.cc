@@ -11,6 +11,7 @@ extern "C" {
 }
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -361,6 +362,9 @@ Command::Command(std::vector<std::string> argv, Setup setup) {
     if (!overridden) env_store.emplace_back(entry);
   }
   for (auto& x : setup.env) env_store.push_back(x);
+  // The build tree may sit in a directory uid 65534 cannot search (a clone
+  // in a mode-0700 temporary directory): it then runs a copy of pwait.
+  if (setup.unprivileged && !argv.empty() && argv[0] == pwait_binary()) argv[0] = unprivileged_copy_of_pwait();
   std::vector<char*> envp, args;
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -481,6 +485,22 @@ void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline) {
 }
 
 std::string pwait_binary() { return PWAIT_BINARY; }
+
+std::string unprivileged_copy_of_pwait() {
+  static const std::string copy = [] {
+    char dir[] = "/tmp/pwait-test-XXXXXX";
+    if (!mkdtemp(dir) || chmod(dir, 0755) != 0) throw std::runtime_error("mkdtemp for the pwait copy failed");
+    std::string path = std::string(dir) + "/pwait";
+    Fd from(open(PWAIT_BINARY, O_RDONLY | O_CLOEXEC));
+    Fd to(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755));
+    if (!from || !to) throw std::runtime_error("copying pwait for unprivileged runs failed");
+    char buf[1 << 16];
+    for (ssize_t n; (n = read(from.get(), buf, sizeof buf)) > 0;) write_all(to.get(), std::string_view(buf, static_cast<std::size_t>(n)));
+    if (fchmod(to.get(), 0755) != 0) throw std::runtime_error("chmod of the pwait copy failed");
+    return path;
+  }();
+  return copy;
+}
 
 Result run_pwait(std::vector<std::string> args, Command::Setup setup,
                  std::chrono::milliseconds deadline) {

@@ -149,6 +149,9 @@ void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline = kDeadlin
 
 /// The pwait binary under test.
 std::string pwait_binary();
+/// A copy of pwait that uid 65534 can execute wherever the build tree is;
+/// Command uses it for unprivileged runs of pwait_binary().
+std::string unprivileged_copy_of_pwait();
 /// Runs pwait with `args` to its end.
 Result run_pwait(std::vector<std::string> args, Command::Setup setup = {},
                  std::chrono::milliseconds deadline = kDeadline);
