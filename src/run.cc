@@ -98,7 +98,7 @@ class Tally {
   }
 
   int exit_code() const {
-    if (o_.exit_status && first_failure_) return *first_failure_;
+    if (o_.exit_status && first_failure_) return first_failure_;
     if (missing_ && !o_.exited_ok) return exit_code::missing;
     return exit_code::ok;
   }
@@ -107,7 +107,7 @@ class Tally {
   void end(const std::optional<int>& status) {
     ++ended_;
     int code = status_exit_code(status);
-    if (code != 0 && !first_failure_) first_failure_ = code;
+    if (code != 0 && first_failure_ == 0) first_failure_ = code;
   }
 
   void say(std::string_view kind, const Event& e, pid_t pid) {
@@ -127,7 +127,7 @@ class Tally {
   std::vector<State> state_;
   std::vector<pid_t> parent_;  // of a zombie target, from its exited event
   std::size_t missing_ = 0, ended_ = 0;
-  std::optional<int> first_failure_;
+  int first_failure_ = 0;  // the first nonzero status_exit_code; 0: none yet
 };
 
 }  // namespace
