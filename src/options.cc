@@ -9,7 +9,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <unordered_set>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -59,7 +58,46 @@ std::string shown(std::string_view s) {
   return "'" + out + "'";
 }
 
+// Whether the option token `arg` (it starts with '-') is followed by its
+// value in the next argument, by CLI11's rules: `--name value` but not
+// `--name=value`; a cluster `-rt 5` when its last letter takes a value, but
+// not `-t5`. Unknown options take none (CLI11 reports them).
+bool value_follows(const CLI::App& app, std::string_view arg) {
+  auto takes_value = [&](const std::string& name) {
+    const CLI::Option* opt = app.get_option_no_throw(name);
+    return opt && opt->get_items_expected_min() > 0;
+  };
+  if (arg.starts_with("--")) return arg.find('=') == std::string_view::npos && takes_value(std::string(arg));
+  for (std::size_t j = 1; j < arg.size(); ++j) {
+    const CLI::Option* opt = app.get_option_no_throw(std::string{'-', arg[j]});
+    if (!opt) return false;
+    if (takes_value(std::string{'-', arg[j]})) return j + 1 == arg.size();
+  }
+  return false;
+}
+
+// Distinct PIDs in the order first given, without hashing: a sorted copy
+// says where each PID's "seen" mark lives.
+std::vector<pid_t> first_occurrences(std::vector<pid_t> all) {
+  std::vector<pid_t> sorted = all;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end()) return all;
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<bool> seen(sorted.size());
+  std::vector<pid_t> out;
+  out.reserve(sorted.size());
+  for (pid_t p : all) {
+    auto k = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), p) - sorted.begin());
+    if (!seen[k]) {
+      seen[k] = true;
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
 
 pid_t parse_pid(std::string_view text) {
   unsigned long long v = 0;
@@ -148,7 +186,7 @@ std::vector<pid_t> read_pidfile(const std::string& path) {
 ParseResult parse_options(int argc, const char* const* argv, std::string_view default_backend) {
   ParseResult result;
   Options o;
-  std::vector<std::string> pid_args, pidfiles;
+  std::vector<std::string> pidfiles;
   std::string count, timeout, interval, backend;
   bool any = false, help = false, version = false;
 
@@ -156,7 +194,6 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   app.set_help_flag();  // our own help text, kept in step with man/pwait.1
   app.add_flag("-h,--help", help);
   app.add_flag("-V,--version", version);
-  app.add_option("pids", pid_args);
   app.add_option("-F,--pidfile", pidfiles)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("-o,--any", any);
   auto* count_opt = app.add_option("-c,--count", count);
@@ -175,8 +212,25 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
     result.error = "pwait: " + message + " (see 'pwait --help')";
     return result;
   };
+  // The PIDs never reach CLI11, which would hold each as a string several
+  // times over (megabytes with 20,000 targets): every argument that is not
+  // an option or an option's value is a PID, as is everything after "--".
+  std::vector<const char*> options{argv[0]}, pid_args;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") {
+      pid_args.insert(pid_args.end(), argv + i + 1, argv + argc);
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      pid_args.push_back(argv[i]);
+      continue;
+    }
+    options.push_back(argv[i]);
+    if (i + 1 < argc && value_follows(app, arg)) options.push_back(argv[++i]);
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(options.size()), options.data());
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     return fail(what.empty() ? "invalid arguments" : what);
@@ -206,14 +260,14 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
         throw UsageError(fmt::format("invalid interval {}: must be at least 1ms", shown(interval)));
     }
     std::vector<pid_t> all;
-    for (auto& a : pid_args) all.push_back(parse_pid(a));
+    all.reserve(pid_args.size());
+    for (const char* a : pid_args) all.push_back(parse_pid(a));
+    std::vector<const char*>().swap(pid_args);
     for (auto& f : pidfiles) {
       auto more = read_pidfile(f);
       all.insert(all.end(), more.begin(), more.end());
     }
-    std::unordered_set<pid_t> seen;
-    for (pid_t p : all)
-      if (seen.insert(p).second) o.pids.push_back(p);
+    o.pids = first_occurrences(std::move(all));
     if (o.pids.empty()) throw UsageError("no PID given");
     if (any && count_opt->count()) throw UsageError("--any and --count exclude each other");
     if (any) o.count = 1;

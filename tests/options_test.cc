@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <optional>
 
 #include "pwait/error.h"
 #include "pwait/exit_codes.h"
@@ -133,6 +134,39 @@ TEST(ParseOptions, AllOptions) {
   EXPECT_EQ(r.options->interval, Duration(20ms));
   EXPECT_TRUE(r.options->verbose);
   EXPECT_TRUE(r.options->exit_status);
+}
+
+// PIDs are told from option values before CLI11 parses, by CLI11's rules.
+TEST(ParseOptions, PidsAmongOptionValues) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<pid_t> pids;
+    std::optional<Duration> timeout;
+  };
+  std::vector<Case> cases = {
+      {{"-t", "5", "7"}, {7}, 5s},
+      {{"7", "-t", "5"}, {7}, 5s},
+      {{"-t5", "7"}, {7}, 5s},
+      {{"--timeout", "5", "7"}, {7}, 5s},
+      {{"--timeout=5", "7"}, {7}, 5s},
+      {{"-rt", "5", "7"}, {7}, 5s},       // a cluster ending in an option with a value
+      {{"-rt5", "7"}, {7}, 5s},
+      {{"-v", "7", "8"}, {7, 8}, std::nullopt},  // a flag takes no value
+      {{"-c", "1", "7", "8"}, {7, 8}, std::nullopt},
+      {{"9", "-t", "5", "--", "7", "9", "8"}, {9, 7, 8}, 5s},  // after "--", PIDs; first occurrence kept
+      {{"3", "1", "2", "1", "3"}, {3, 1, 2}, std::nullopt},
+  };
+  for (auto& c : cases) {
+    auto r = parse(c.args);
+    std::string shown;
+    for (auto& a : c.args) shown += "[" + a + "]";
+    ASSERT_TRUE(r.options) << shown << r.error;
+    EXPECT_EQ(r.options->pids, c.pids) << shown;
+    EXPECT_EQ(r.options->timeout, c.timeout) << shown;
+  }
+  auto after_dashes = parse({"--", "-5"});
+  EXPECT_EQ(after_dashes.exit_code, exit_code::usage);
+  EXPECT_NE(after_dashes.error.find("'-5'"), std::string::npos) << after_dashes.error;
 }
 
 TEST(ParseOptions, CountRange) {
