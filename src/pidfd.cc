@@ -42,13 +42,27 @@ constexpr std::uint64_t kPidfdInfoExit = 1u << 3;                          // Li
 
 Fd open_pidfd(pid_t pid) { return Fd(pidfd_open(pid, 0)); }
 
+namespace {
+// pidfd_open's answer for a thread that is not a thread-group leader:
+// ENOENT since Linux 6.9 (PIDFD_THREAD), EINVAL before.
+bool names_a_thread(int err) { return err == ENOENT || err == EINVAL; }
+}  // namespace
+
 Fd open_target_pidfd(pid_t pid) {
   Fd fd = open_pidfd(pid);
   if (fd || errno == ESRCH) return fd;
-  if (errno == ENOENT) throw WatchError(not_a_process(pid, read_tgid(pid)));
+  if (names_a_thread(errno)) throw WatchError(not_a_process(pid, read_tgid(pid)));
   if (errno == EMFILE || errno == ENFILE)
     throw WatchError(fmt::format("pidfd_open {}: {}", pid, strerror(errno)));
   throw_errno("pidfd_open", std::to_string(pid));
+}
+
+void refuse_thread_id(pid_t pid) {
+  Fd fd = open_pidfd(pid);  // a third of the cost of reading /proc/PID/status
+  if (fd || errno == ESRCH) return;
+  if (names_a_thread(errno)) throw WatchError(not_a_process(pid, read_tgid(pid)));
+  // No pidfd to ask (before Linux 5.3, or no fd free): /proc answers.
+  if (auto tgid = read_tgid(pid); tgid && *tgid != pid) throw WatchError(not_a_process(pid, tgid));
 }
 
 bool pidfd_alive(int pidfd) {

@@ -10,13 +10,18 @@
 namespace pwait {
 
 /// pidfd_open(pid): a close-on-exec pidfd, or an invalid Fd with `errno` set
-/// (ESRCH gone, ENOENT a non-leader thread, EMFILE, ENOSYS before Linux 5.3).
+/// (ESRCH gone; a non-leader thread: ENOENT since Linux 6.9, EINVAL before;
+/// EMFILE; ENOSYS before Linux 5.3).
 Fd open_pidfd(pid_t pid);
 
 /// Opens a pidfd to watch target `pid`: an invalid Fd when no such process
 /// exists (ESRCH). Throws WatchError naming the target for a thread ID that
 /// is not a process and for the fd limit, std::system_error otherwise.
 Fd open_target_pidfd(pid_t pid);
+
+/// Throws WatchError naming `pid` when it is a thread ID that is not a
+/// process (not a thread-group leader). For the backends that hold no pidfd.
+void refuse_thread_id(pid_t pid);
 
 /// Whether the process behind `pidfd` still exists (running or zombie),
 /// i.e. it has not been reaped.
