@@ -1,6 +1,7 @@
 #include "pwait/proc.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -94,6 +95,9 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
 }
 
 std::optional<ProcStat> read_proc_stat(pid_t pid) {
+  // A free PID answers kill(2) in a quarter of the time a failed open of
+  // /proc/PID takes; in an exit storm most of the PIDs looked at are free.
+  if (kill(pid, 0) != 0 && errno == ESRCH) return std::nullopt;
   char path[32];
   *std::to_chars(path, path + sizeof path - 1, pid).ptr = '\0';
   std::string p = std::string("/proc/") + path + "/stat";

@@ -19,12 +19,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -257,18 +257,17 @@ class NetlinkWaiter final : public Waiter {
     pids_ = pids;
     targets_.resize(pids.size());
     by_pid_.reserve(pids.size());
-    std::vector<std::size_t> absent;
+    for (std::size_t i = 0; i < pids.size(); ++i) by_pid_.push_back({pids[i], static_cast<Index>(i)});
+    std::sort(by_pid_.begin(), by_pid_.end());
+    std::vector<Index> absent;
     for (std::size_t i = 0; i < pids.size(); ++i) {
       auto st = read_proc_stat(pids[i]);
       if (!st) {
-        absent.push_back(i);
-        by_pid_.emplace(pids[i], i);
+        absent.push_back(static_cast<Index>(i));
         continue;
       }
-      auto tgid = read_tgid(pids[i]);
-      if (tgid && *tgid != pids[i]) throw WatchError(not_a_process(pids[i], tgid));
+      refuse_thread_id(pids[i]);
       targets_[i].start_time = st->start_time;
-      by_pid_.emplace(pids[i], i);
       // Already exited: settle() reports it, with the status from an event
       // that came in since the subscription, if any.
       if (st->group_exited()) mark_pending(i);
@@ -279,11 +278,10 @@ class NetlinkWaiter final : public Waiter {
     for (std::size_t i : absent) {
       Target& t = targets_[i];
       t.pending = false;
-      if (t.code) {
+      if (t.has_code) {
         exited(i, {EventKind::exited, i, t.code}, out);
       } else {
         t.done = t.exited = true;
-        by_pid_.erase(pids[i]);
         out.push_back({EventKind::missing, i, std::nullopt});
       }
     }
@@ -305,21 +303,26 @@ class NetlinkWaiter final : public Waiter {
   }
 
  private:
+  // Held for every target, so kept small (24 bytes): 20,000 targets must
+  // fit in a few MiB.
+  using Index = std::uint32_t;
   struct Target {
     unsigned long long start_time = 0;
-    bool exited = false;
-    bool done = false;      // nothing more to report
-    bool pending = false;   // an event came in: look at it in settle()
-    std::optional<int> code;  // exit_code of the latest exit event of one of its threads
-    bool code_from_leader = false;
-    std::optional<int> status;
-    Fd pidfd;  // after the exit, with follow_reap: tells the reap
+    int code = 0;    // if has_code: exit_code of the latest exit event of one of its threads
+    int status = 0;  // if has_status: what the exited event reported
+    Fd pidfd;        // after the exit, with follow_reap: tells the reap
+    bool exited : 1 = false;
+    bool done : 1 = false;     // nothing more to report
+    bool pending : 1 = false;  // an event came in: look at it in settle()
+    bool has_code : 1 = false;
+    bool code_from_leader : 1 = false;
+    bool has_status : 1 = false;
   };
 
   void mark_pending(std::size_t i) {
     if (targets_[i].pending) return;
     targets_[i].pending = true;
-    pending_.push_back(i);
+    pending_.push_back(static_cast<Index>(i));
   }
 
   // Reads what the socket holds now (bounded). Exit events of our targets'
@@ -361,12 +364,14 @@ class NetlinkWaiter final : public Waiter {
   }
 
   void on_exit_event(const proc_event& ev) {
-    auto it = by_pid_.find(ev.event_data.exit.process_tgid);
-    if (it == by_pid_.end()) return;
+    auto tgid = static_cast<pid_t>(ev.event_data.exit.process_tgid);
+    auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::pair<pid_t, Index>{tgid, 0});
+    if (it == by_pid_.end() || it->first != tgid) return;
     Target& t = targets_[it->second];
     if (t.exited) return;
     // exit_code is the wait status (exit_signal is what the parent gets: SIGCHLD).
     t.code = static_cast<int>(ev.event_data.exit.exit_code);
+    t.has_code = true;
     t.code_from_leader = ev.event_data.exit.process_pid == ev.event_data.exit.process_tgid;
     mark_pending(it->second);
   }
@@ -417,8 +422,10 @@ class NetlinkWaiter final : public Waiter {
   // reaped meanwhile the PID may have named another process since, so it
   // keeps the code it had before the loss.
   void recover(std::vector<Event>& out) {
-    std::vector<std::optional<int>> code_before_loss(targets_.size());
-    for (std::size_t i = 0; i < targets_.size(); ++i) code_before_loss[i] = targets_[i].code;
+    constexpr int kNoCode = INT_MIN;  // exit codes are wait statuses, never negative
+    std::vector<int> code_before_loss(targets_.size());
+    for (std::size_t i = 0; i < targets_.size(); ++i)
+      code_before_loss[i] = targets_[i].has_code ? targets_[i].code : kNoCode;
     do {
       overflowed_ = false;
       while (!drain() && !overflowed_ && !loop_.stopped()) {
@@ -430,7 +437,10 @@ class NetlinkWaiter final : public Waiter {
       if (t.exited || t.done) continue;
       auto st = still_there(i);
       if (st && !st->group_exited()) continue;
-      if (!st) t.code = code_before_loss[i];
+      if (!st) {
+        t.has_code = code_before_loss[i] != kNoCode;
+        t.code = code_before_loss[i];
+      }
       report_exit(i, st, out);
     }
   }
@@ -438,12 +448,13 @@ class NetlinkWaiter final : public Waiter {
   // Reports target `i` exited. `st`: its stat if it is a zombie.
   void report_exit(std::size_t i, const std::optional<ProcStat>& st, std::vector<Event>& out) {
     Target& t = targets_[i];
-    Event ev{EventKind::exited, i, t.code};
+    Event ev{EventKind::exited, i, t.has_code ? std::optional<int>(t.code) : std::nullopt};
     if (st) {
       // Where we may read it, the zombie's stat holds the group's status as
       // wait(2) will give it; the events only tell which thread ended last,
       // and two threads ending together can arrive in either order.
-      if (auto status = zombie_status(pids_[i], *st)) ev.status = status;
+      if (spec_.want_details)
+        if (auto status = zombie_status(pids_[i], *st)) ev.status = status;
       ev.zombie = true;
       ev.parent = st->ppid;
     }
@@ -453,8 +464,8 @@ class NetlinkWaiter final : public Waiter {
   void exited(std::size_t i, const Event& ev, std::vector<Event>& out) {
     Target& t = targets_[i];
     t.exited = true;
-    t.status = ev.status;
-    by_pid_.erase(pids_[i]);
+    t.has_status = ev.status.has_value();
+    t.status = ev.status.value_or(0);
     out.push_back(ev);
     if (!spec_.follow_reap) {
       t.done = true;
@@ -490,7 +501,8 @@ class NetlinkWaiter final : public Waiter {
     Target& t = targets_[i];
     if (t.done) return;
     t.done = true;
-    std::optional<int> status = t.status;
+    std::optional<int> status;
+    if (t.has_status) status = t.status;
     if (t.pidfd) {
       if (!status) status = pidfd_exit_status(t.pidfd.get());
       t.pidfd.reset();  // closing drops it from the epoll
@@ -515,8 +527,8 @@ class NetlinkWaiter final : public Waiter {
   bool subscribed_ = false;
   std::span<const pid_t> pids_;
   std::vector<Target> targets_;
-  std::unordered_map<pid_t, std::size_t> by_pid_;  // targets not yet exited
-  std::vector<std::size_t> pending_;
+  std::vector<std::pair<pid_t, Index>> by_pid_;  // every target, sorted by PID
+  std::vector<Index> pending_;
   bool overflowed_ = false;  // ENOBUFS: events were lost
   std::vector<std::size_t> reap_polled_;
   const bool kernel_reports_reap_ = kernel_at_least(6, 9);  // EPOLLHUP on reap

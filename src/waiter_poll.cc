@@ -3,7 +3,6 @@
 // watching begins; a PID whose start time changed is a new process, so the
 // target is gone even though the number exists.
 
-#include <signal.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +11,7 @@
 
 #include "pwait/backend.h"
 #include "pwait/error.h"
+#include "pwait/pidfd.h"
 #include "pwait/proc.h"
 
 namespace pwait {
@@ -37,12 +37,8 @@ class PollWaiter final : public Waiter {
     pids_ = pids;
     targets_.resize(pids.size());
     for (std::size_t i = 0; i < pids.size(); ++i) {
-      auto st = alive(pids[i]) ? read_proc_stat(pids[i]) : std::nullopt;
-      if (st) {
-        auto tgid = read_tgid(pids[i]);
-        if (tgid && *tgid != pids[i])
-          throw WatchError(not_a_process(pids[i], tgid));
-      }
+      auto st = read_proc_stat(pids[i]);
+      if (st) refuse_thread_id(pids[i]);
       if (!st) {
         out.push_back({EventKind::missing, i, std::nullopt});
         targets_[i].done = true;
@@ -62,7 +58,7 @@ class PollWaiter final : public Waiter {
       if (loop_.stopped()) break;
       auto sweep_start = Clock::now();
       for (std::size_t i : live_) {
-        auto st = alive(pids_[i]) ? read_proc_stat(pids_[i]) : std::nullopt;
+        auto st = read_proc_stat(pids_[i]);
         if (st && st->start_time == targets_[i].start_time) {
           check(i, *st, out);
         } else {
@@ -81,8 +77,6 @@ class PollWaiter final : public Waiter {
     bool done = false;  // nothing more to report
     std::optional<int> status;
   };
-
-  static bool alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
   Duration next_interval() {
     if (spec_.interval) return *spec_.interval;
