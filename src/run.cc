@@ -139,7 +139,11 @@ int run(const Options& o, Clock::time_point started) {
   const Backend& backend = choose_backend(o.backend, {o.pids, o.exit_status, o.reaped});
   EventLoop loop(started, o.timeout);
   Tally tally(o, backend.name, loop);
+  // Room for every event a target can have (exited, then reaped), so a
+  // backend reporting thousands at once never makes the vector grow by
+  // copying: pages never written stay out of pwait's RSS.
   std::vector<Event> events;
+  events.reserve((o.reaped ? 2 : 1) * o.pids.size());
   {
     // The waiter lives in this scope: destroying it releases every target
     // (closes pidfds, detaches) before pwait reports how it ended.
