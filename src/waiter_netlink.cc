@@ -404,10 +404,11 @@ class NetlinkWaiter final : public Waiter {
     if (t.exited || t.done) return;
     auto st = still_there(i);
     if (st && !st->group_exited()) return;  // one thread ended; the process lives on
-    if (t.code_from_leader) {
+    if (t.code_from_leader && spec_.want_details) {
       // The leader's event is the last one only if no other thread outlived
       // it; one that did has left the group already (that is what /proc
-      // showed) and its event is on its way: take it too.
+      // showed) and its event is on its way: take it too. (Not when nobody
+      // looks at the status: in an exit storm that is a read per target.)
       drain();
     }
     report_exit(i, st, out);
