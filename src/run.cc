@@ -9,6 +9,7 @@
 #include "pwait/backend.h"
 #include "pwait/error.h"
 #include "pwait/exit_codes.h"
+#include "pwait/footprint.h"
 #include "pwait/report.h"
 
 namespace pwait {
@@ -150,10 +151,11 @@ int run(const Options& o, Clock::time_point started) {
     auto waiter = backend.create(
         loop, {o.reaped, o.interval, o.exit_status || o.verbose || o.json || o.reaped});
     waiter->watch(o.pids, events);
-    for (;;) {
+    for (bool first = true;; first = false) {
       for (const Event& e : events) tally.take(e);
       events.clear();
       if (tally.done() || loop.stopped()) break;
+      if (first) shed_startup_pages();  // set-up is over: pwait goes to sleep
       waiter->wait(events);
     }
   }
