@@ -15,6 +15,7 @@
 
 #include "pwait/backend.h"
 #include "pwait/pidfd.h"
+#include "pwait/proc.h"
 #include "testlib.h"
 
 namespace pwait {
@@ -170,6 +171,33 @@ TEST_P(CliTest, ReapedWaitsForTheReap) {
   EXPECT_EQ(r.exit_code(), 0) << r.err;
   EXPECT_NE(r.out.find(": exited with status 0, zombie (parent " + str(t.parent())), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(str(t.pid()) + ": reaped\n"), std::string::npos) << r.out;
+}
+
+// The target is reaped and a new process takes its PID before pwait looks
+// again: that process is not the target, and pwait must not wait for it.
+// With the poll backend (a 1 s interval) the reuse lands between two sweeps,
+// the start-time guard's case. A pidfd holds the process, not its number,
+// and netlink and ptrace hear of the exit at once, so for them the reuse
+// comes too late to matter: they must end all the same.
+TEST_P(CliTest, PidReusedAfterTheReapIsNotTheTarget) {
+  Target t(testing::exit_on_command, Reap::on_request);
+  Command c = start({"--interval", "1s", str(t.pid())});
+  testing::wait_until_waiting(c.pid());
+  // /proc counts start times in clock ticks (10 ms): a natural reuse comes
+  // a whole PID space of forks later, this one must come a tick later at least.
+  auto st = read_proc_stat(t.pid());
+  ASSERT_TRUE(st);
+  testing::wait_until_tick_after(st->start_time);
+  t.exit(0);
+  t.wait_exited();
+  t.reap();
+  std::string why;
+  auto impostor = testing::PidHolder::take(t.pid(), why);
+  if (!impostor) GTEST_SKIP() << "cannot reuse the PID here: " << why;
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(kill(impostor->pid(), 0), 0) << "the process holding the reused PID must still run";
 }
 
 TEST_P(CliTest, ZombieAtStartHasEnded) {

@@ -9,6 +9,7 @@
 extern "C" {
 #include <sys/pidfd.h>
 }
+#include <linux/sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@ extern "C" {
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -335,6 +337,43 @@ pid_t unused_pid() {
     if (::kill(p, 0) != 0 && errno == ESRCH) return p;
   }
   throw std::runtime_error("no unused PID");
+}
+
+void wait_until_tick_after(unsigned long long tick, std::chrono::milliseconds deadline) {
+  const auto per_second = static_cast<unsigned long long>(sysconf(_SC_CLK_TCK));
+  auto until = std::chrono::steady_clock::now() + deadline;
+  for (;;) {
+    timespec now{};
+    clock_gettime(CLOCK_BOOTTIME, &now);
+    auto ticks = static_cast<unsigned long long>(now.tv_sec) * per_second +
+                 static_cast<unsigned long long>(now.tv_nsec) / (1'000'000'000 / per_second);
+    if (ticks > tick) return;
+    if (std::chrono::steady_clock::now() > until) throw DeadlineError("the clock never passed tick " + std::to_string(tick));
+    usleep(1000);  // polling the clock, with a deadline
+  }
+}
+
+std::optional<PidHolder> PidHolder::take(pid_t pid, std::string& why) {
+  clone_args args{};
+  args.exit_signal = SIGCHLD;
+  args.set_tid = reinterpret_cast<std::uintptr_t>(&pid);
+  args.set_tid_size = 1;
+  long r = syscall(SYS_clone3, &args, sizeof args);
+  if (r == 0) {
+    for (;;) pause();  // only async-signal-safe calls in a child of a threaded process
+  }
+  if (r < 0) {
+    why = "clone3 with set_tid " + std::to_string(pid) + ": " + strerror(errno);
+    return std::nullopt;
+  }
+  return PidHolder(static_cast<pid_t>(r));
+}
+
+PidHolder::~PidHolder() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
 }
 
 int Result::exit_code() const { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }

@@ -108,6 +108,24 @@ class TargetGroup {
 /// A PID that no process has right now (best effort: free at the moment of the call).
 pid_t unused_pid();
 
+/// A process of the test's own that holds a chosen PID, as a new process
+/// does when the kernel hands a reaped target's PID out again. It does
+/// nothing until destroyed (SIGKILL, then reaped).
+class PidHolder {
+ public:
+  /// Takes `pid` with clone3's set_tid (Linux 5.5+, CAP_CHECKPOINT_RESTORE
+  /// or CAP_SYS_ADMIN). Returns nullopt, with `why`, when it cannot.
+  static std::optional<PidHolder> take(pid_t pid, std::string& why);
+  PidHolder(PidHolder&& o) noexcept : pid_(o.pid_) { o.pid_ = 0; }
+  PidHolder& operator=(PidHolder&&) = delete;
+  ~PidHolder();
+  pid_t pid() const { return pid_; }
+
+ private:
+  explicit PidHolder(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = 0;
+};
+
 /// The result of running a command to its end.
 struct Result {
   int status = -1;    ///< wait(2) status
@@ -146,6 +164,10 @@ class Command {
 /// Waits until process `pid`'s main thread is blocked in epoll_wait: for
 /// pwait, it has finished starting to watch and waits for events.
 void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline = kDeadline);
+
+/// Waits until the clock (CLOCK_BOOTTIME, in the clock ticks of
+/// /proc/PID/stat's start time) has passed tick `tick`.
+void wait_until_tick_after(unsigned long long tick, std::chrono::milliseconds deadline = kDeadline);
 
 /// The pwait binary under test.
 std::string pwait_binary();
