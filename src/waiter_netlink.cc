@@ -32,6 +32,7 @@
 #include "pwait/error.h"
 #include "pwait/pidfd.h"
 #include "pwait/proc.h"
+#include "pwait/reap_watch.h"
 
 namespace pwait {
 namespace {
@@ -64,8 +65,6 @@ constexpr std::uint64_t kSocketTag = std::uint64_t{1} << 62;
 // its targets again (a machine's exit rate must not starve them).
 constexpr unsigned kBatch = 64;
 constexpr int kMaxBatchesPerDrain = 64;
-// Before Linux 6.9 a pidfd does not report the reap: look this often.
-constexpr milliseconds kReapPoll(100);
 // fds kept free for everything but reap pidfds: stdio, epoll, timerfd,
 // signalfd, the socket, /proc reads.
 constexpr rlim_t kSpareFds = 64;
@@ -291,14 +290,17 @@ class NetlinkWaiter final : public Waiter {
   void wait(std::vector<Event>& out) override {
     std::size_t before = out.size();
     while (out.size() == before && !loop_.stopped()) {
-      std::optional<Duration> max_wait;
-      if (!reap_polled_.empty()) max_wait = kReapPoll;
-      for (const epoll_event& ev : loop_.wait(max_wait)) {
+      for (const epoll_event& ev : loop_.wait(reaps_.max_wait())) {
         if (ev.data.u64 == kSocketTag) drain();
         else if (ev.events & EPOLLHUP) reaped(ev.data.u64, out);
       }
       settle(out);
-      poll_reaps(out);
+      reaps_.poll(
+          [&](std::size_t i) {
+            const Target& t = targets_[i];
+            return t.pidfd ? pidfd_alive(t.pidfd.get()) : still_there(i).has_value();
+          },
+          [&](std::size_t i) { reaped(i, out); });
     }
   }
 
@@ -488,14 +490,13 @@ class NetlinkWaiter final : public Waiter {
     }
     if (fd) {
       if (!still_there(i)) return reaped(i, out);
-      if (kernel_reports_reap_) loop_.add(fd.get(), 0, i);  // EPOLLHUP needs no asking
-      else reap_polled_.push_back(i);
+      if (reaps_.follow(i)) loop_.add(fd.get(), 0, i);  // EPOLLHUP needs no asking
       t.pidfd = std::move(fd);
       ++pidfds_;
       return;
     }
     // No fd to spare (thousands of zombies at once): the start time tells.
-    reap_polled_.push_back(i);
+    reaps_.poll_instead(i);
   }
 
   void reaped(std::size_t i, std::vector<Event>& out) {
@@ -512,16 +513,6 @@ class NetlinkWaiter final : public Waiter {
     out.push_back({EventKind::reaped, i, status});
   }
 
-  void poll_reaps(std::vector<Event>& out) {
-    std::erase_if(reap_polled_, [&](std::size_t i) {
-      const Target& t = targets_[i];
-      bool alive = t.pidfd ? pidfd_alive(t.pidfd.get()) : still_there(i).has_value();
-      if (alive) return false;
-      reaped(i, out);
-      return true;
-    });
-  }
-
   EventLoop& loop_;
   WatchSpec spec_;
   Fd sock_;
@@ -531,8 +522,7 @@ class NetlinkWaiter final : public Waiter {
   std::vector<std::pair<pid_t, Index>> by_pid_;  // every target, sorted by PID
   std::vector<Index> pending_;
   bool overflowed_ = false;  // ENOBUFS: events were lost
-  std::vector<std::size_t> reap_polled_;
-  const bool kernel_reports_reap_ = kernel_at_least(6, 9);  // EPOLLHUP on reap
+  ReapWatch reaps_;
   const std::size_t pidfd_budget_ = pidfd_budget();
   std::size_t pidfds_ = 0;  // reap pidfds open
 };

@@ -14,6 +14,7 @@
 #include "pwait/error.h"
 #include "pwait/pidfd.h"
 #include "pwait/proc.h"
+#include "pwait/reap_watch.h"
 
 namespace pwait {
 namespace {
@@ -61,11 +62,9 @@ class PidfdWaiter final : public Waiter {
   void wait(std::vector<Event>& out) override {
     std::size_t before = out.size();
     while (out.size() == before && !loop_.stopped()) {
-      // Before Linux 6.9 a pidfd does not report the reap: look every 100 ms.
-      std::optional<Duration> max_wait;
-      if (!reap_polled_.empty()) max_wait = std::chrono::milliseconds(100);
-      for (const epoll_event& ev : loop_.wait(max_wait)) on_ready(ev.data.u64, ev.events, out);
-      poll_reaps(out);
+      for (const epoll_event& ev : loop_.wait(reaps_.max_wait())) on_ready(ev.data.u64, ev.events, out);
+      reaps_.poll([&](std::size_t i) { return pidfd_alive(targets_[i].fd.get()); },
+                  [&](std::size_t i) { finish_reaped(i, out); });
     }
   }
 
@@ -93,10 +92,10 @@ class PidfdWaiter final : public Waiter {
       out.push_back(ev);
       if (!spec_.follow_reap) return t.fd.reset();  // closing drops it from the epoll
       if (reaped) return finish_reaped(i, out);
-      // A zombie's pidfd stays readable: from now on only EPOLLHUP (the reap,
-      // Linux 6.9+) wakes us; before 6.9 we look every 100 ms instead.
+      // A zombie's pidfd stays readable: from now on only EPOLLHUP (the
+      // reap) may wake us, or, before Linux 6.9, the ReapWatch polls it.
       loop_.modify(t.fd.get(), 0, i);
-      if (!kernel_reports_reap_) reap_polled_.push_back(i);
+      reaps_.follow(i);
       return;
     }
     if (events & EPOLLHUP) finish_reaped(i, out);
@@ -124,20 +123,11 @@ class PidfdWaiter final : public Waiter {
     t.fd.reset();
   }
 
-  void poll_reaps(std::vector<Event>& out) {
-    std::erase_if(reap_polled_, [&](std::size_t i) {
-      if (pidfd_alive(targets_[i].fd.get())) return false;
-      finish_reaped(i, out);
-      return true;
-    });
-  }
-
   EventLoop& loop_;
   WatchSpec spec_;
   std::span<const pid_t> pids_;
   std::vector<Target> targets_;
-  std::vector<std::size_t> reap_polled_;
-  const bool kernel_reports_reap_ = kernel_at_least(6, 9);  // EPOLLHUP on reap
+  ReapWatch reaps_;
 };
 
 }  // namespace

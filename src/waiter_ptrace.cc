@@ -57,6 +57,7 @@
 #include "pwait/error.h"
 #include "pwait/pidfd.h"
 #include "pwait/proc.h"
+#include "pwait/reap_watch.h"
 
 namespace pwait {
 namespace {
@@ -69,8 +70,6 @@ using std::chrono::milliseconds;
 constexpr Duration kDetachGrace = milliseconds(2000);
 // How long it waits for the rest of a group whose leader is past its exit stop.
 constexpr Duration kExitingGrace = milliseconds(100);
-// Before Linux 6.9 a pidfd does not report the reap: look this often.
-constexpr Duration kReapPoll = milliseconds(100);
 constexpr int kCapSysPtrace = 19;
 
 // The text of /proc/PID/status; nullopt when the process is gone.
@@ -333,7 +332,8 @@ class Tracer {
   void loop() {
     std::array<epoll_event, 64> ready;
     for (;;) {
-      int timeout = reap_polled_.empty() ? -1 : static_cast<int>(kReapPoll / milliseconds(1));
+      auto max_wait = reaps_.max_wait();
+      int timeout = max_wait ? static_cast<int>(*max_wait / milliseconds(1)) : -1;
       int n = epoll_wait(epoll_.get(), ready.data(), static_cast<int>(ready.size()), timeout);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno("epoll_wait");
@@ -371,7 +371,8 @@ class Tracer {
         }
       }
       if (look || scan) drain_children(out, scan);
-      poll_reaps(out);
+      reaps_.poll([&](std::size_t i) { return pidfd_alive(targets_[i].pidfd.get()); },
+                  [&](std::size_t i) { report_reaped(i, out); });
       if (!out.empty()) {
         {
           std::lock_guard lock(mu_);
@@ -545,11 +546,7 @@ class Tracer {
     if (t.polled) poll_pidfd(i, 0);  // no more EPOLLIN: it stays readable
     if (!pidfd_alive(t.pidfd.get())) return report_reaped(i, out);
     t.mode = Mode::exited;
-    if (kernel_reports_reap_) {
-      poll_pidfd(i, 0);  // only EPOLLHUP, the reap, wakes us
-    } else {
-      reap_polled_.push_back(i);
-    }
+    if (reaps_.follow(i)) poll_pidfd(i, 0);  // only EPOLLHUP, the reap, wakes us
   }
 
   void report_reaped(std::size_t i, std::vector<Event>& out) {
@@ -570,14 +567,6 @@ class Tracer {
     }
     if (t.mode == Mode::untraced) return report_exited(i, std::nullopt, out);
     if (t.mode == Mode::exited && (events & EPOLLHUP)) report_reaped(i, out);
-  }
-
-  void poll_reaps(std::vector<Event>& out) {
-    std::erase_if(reap_polled_, [&](std::size_t i) {
-      if (pidfd_alive(targets_[i].pidfd.get())) return false;
-      report_reaped(i, out);
-      return true;
-    });
   }
 
   // Detaches every target still traced; never throws.
@@ -655,9 +644,8 @@ class Tracer {
   // The tracer thread's own.
   std::span<const pid_t> pids_;
   std::vector<Target> targets_;
-  std::vector<std::size_t> reap_polled_;
+  ReapWatch reaps_;
   std::unordered_map<pid_t, std::size_t> by_pid_;  // target index by PID
-  const bool kernel_reports_reap_ = kernel_at_least(6, 9);  // EPOLLHUP on reap
   std::thread thread_;  // last: it starts once everything above exists
 };
 
