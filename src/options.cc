@@ -222,7 +222,10 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
       pid_args.insert(pid_args.end(), argv + i + 1, argv + argc);
       break;
     }
-    if (arg.size() < 2 || arg[0] != '-') {
+    // As CLI11 does: "-5" is a value (a bad PID), not an option, unless an option -5 exists.
+    bool negative_number = arg.size() >= 2 && arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9' &&
+                           !app.get_option_no_throw(std::string(arg.substr(0, 2)));
+    if (arg.size() < 2 || arg[0] != '-' || negative_number) {
       pid_args.push_back(argv[i]);
       continue;
     }

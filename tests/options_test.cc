@@ -164,6 +164,12 @@ TEST(ParseOptions, PidsAmongOptionValues) {
     EXPECT_EQ(r.options->pids, c.pids) << shown;
     EXPECT_EQ(r.options->timeout, c.timeout) << shown;
   }
+  auto negative = parse({"-5"});  // a bad PID, named as such, not an unknown option
+  EXPECT_EQ(negative.exit_code, exit_code::usage);
+  EXPECT_NE(negative.error.find("invalid PID '-5'"), std::string::npos) << negative.error;
+  auto pidfile_then_pid = parse({"-F", "/dev/null", "7"});  // -F takes one value
+  ASSERT_TRUE(pidfile_then_pid.options) << pidfile_then_pid.error;
+  EXPECT_EQ(pidfile_then_pid.options->pids, std::vector<pid_t>{7});
   auto after_dashes = parse({"--", "-5"});
   EXPECT_EQ(after_dashes.exit_code, exit_code::usage);
   EXPECT_NE(after_dashes.error.find("'-5'"), std::string::npos) << after_dashes.error;
