@@ -10,8 +10,8 @@
 namespace pwait {
 
 /// pidfd_open(pid): a close-on-exec pidfd, or an invalid Fd with `errno` set
-/// (ESRCH gone; a non-leader thread: ENOENT since Linux 6.9, EINVAL before;
-/// EMFILE; ENOSYS before Linux 5.3).
+/// (ESRCH gone; a non-leader thread: ENOENT, on older kernels EINVAL, which
+/// there also means reaped meanwhile; EMFILE; ENOSYS before Linux 5.3).
 Fd open_pidfd(pid_t pid);
 
 /// Opens a pidfd to watch target `pid`: an invalid Fd when no such process
