@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
 
 namespace pwait {
@@ -26,6 +29,23 @@ TEST(Footprint, ShedsReadOnlyPagesAndKeepsRunning) {
   EXPECT_LT(after, before) << "no page of the test program's code left its page tables";
   // The code and constants used here and by the rest of the suite fault back in.
   EXPECT_GT(file_backed_resident_pages(), 0);
+}
+
+// Constants in a read-only segment; the middle page lies wholly inside.
+alignas(4096) const char kConstants[3 * 4096] = {1};
+
+TEST(Footprint, KeepsAPageThatIsNoLongerTheFiles) {
+  // What a debugger does to set a breakpoint: write through /proc/self/mem,
+  // which gives the process a private copy of the page.
+  const char* target = &kConstants[4096];
+  int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  ASSERT_GE(mem, 0);
+  char patched = 42;
+  ASSERT_EQ(pwrite(mem, &patched, 1, reinterpret_cast<off_t>(target)), 1);
+  close(mem);
+  ASSERT_EQ(*static_cast<const volatile char*>(target), 42);
+  shed_startup_pages();
+  EXPECT_EQ(*static_cast<const volatile char*>(target), 42) << "the private copy was dropped: a breakpoint would vanish";
 }
 
 }  // namespace

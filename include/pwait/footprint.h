@@ -9,7 +9,8 @@ namespace pwait {
 /// about to sleep: the kernel unmaps every mapped page when a process exits,
 /// which costs tens of microseconds per MiB (bench/RESULTS.md: wake-up
 /// latency), and this moves that work off the path from the target's end
-/// to pwait's. Best effort: never fails.
+/// to pwait's. Pages that are no longer the file's (a debugger's breakpoint,
+/// a uprobe) are kept. Best effort: never fails.
 void shed_startup_pages();
 
 }  // namespace pwait
