@@ -58,6 +58,16 @@ std::string shown(std::string_view s) {
   return "'" + out + "'";
 }
 
+// Whether CLI11 takes `arg` for an option: "--" or "-" then a name's first
+// character; "-5" is a value (a bad PID) unless an option -5 exists.
+bool is_option(const CLI::App& app, std::string_view arg) {
+  auto name_start = [](char c) { return c != '-' && c != '!' && c != ' ' && c != '\n'; };
+  if (arg.size() > 2 && arg.starts_with("--")) return name_start(arg[2]);
+  if (arg.size() < 2 || arg[0] != '-' || !name_start(arg[1])) return false;
+  bool digit = arg[1] >= '0' && arg[1] <= '9';
+  return !digit || app.get_option_no_throw(std::string(arg.substr(0, 2)));
+}
+
 // Whether the option token `arg` (it starts with '-') is followed by its
 // value in the next argument, by CLI11's rules: `--name value` but not
 // `--name=value`; a cluster `-rt 5` when its last letter takes a value, but
@@ -222,10 +232,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
       pid_args.insert(pid_args.end(), argv + i + 1, argv + argc);
       break;
     }
-    // As CLI11 does: "-5" is a value (a bad PID), not an option, unless an option -5 exists.
-    bool negative_number = arg.size() >= 2 && arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9' &&
-                           !app.get_option_no_throw(std::string(arg.substr(0, 2)));
-    if (arg.size() < 2 || arg[0] != '-' || negative_number) {
+    if (!is_option(app, arg)) {
       pid_args.push_back(argv[i]);
       continue;
     }

@@ -164,6 +164,12 @@ TEST(ParseOptions, PidsAmongOptionValues) {
     EXPECT_EQ(r.options->pids, c.pids) << shown;
     EXPECT_EQ(r.options->timeout, c.timeout) << shown;
   }
+  for (std::string odd : {"---", "-!", "- 5"}) {  // not options to CLI11: bad PIDs
+    auto r = parse({odd});
+    EXPECT_NE(r.error.find("invalid PID '" + odd + "'"), std::string::npos) << r.error;
+  }
+  auto empty_value = parse({"--timeout=", "5", "7"});  // "=" ends the option: no value taken from "5"
+  EXPECT_EQ(empty_value.exit_code, exit_code::usage);
   auto negative = parse({"-5"});  // a bad PID, named as such, not an unknown option
   EXPECT_EQ(negative.exit_code, exit_code::usage);
   EXPECT_NE(negative.error.find("invalid PID '-5'"), std::string::npos) << negative.error;
