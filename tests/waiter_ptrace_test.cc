@@ -98,7 +98,10 @@ int count_signals_threaded(int in, int out) {
   for (auto& tid : tids)
     while (tid.load() == 0) sched_yield();
   std::string line = "threads";
-  for (auto& tid : tids) line += " " + std::to_string(tid.load());
+  for (auto& tid : tids) {
+    line += ' ';
+    line += std::to_string(tid.load());
+  }
   line += "\n";
   [[maybe_unused]] ssize_t r = write(out, line.data(), line.size());
   write_number("ready ", 0);
