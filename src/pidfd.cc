@@ -43,39 +43,32 @@ constexpr std::uint64_t kPidfdInfoExit = 1u << 3;                          // Li
 Fd open_pidfd(pid_t pid) { return Fd(pidfd_open(pid, 0)); }
 
 namespace {
-// Why pidfd_open failing with `err` means `pid` is a thread, not a process;
-// nullopt if it does not. Current kernels answer ENOENT for a thread that is
-// not a thread-group leader; older ones answer EINVAL both for that and for
-// a process reaped between the lookup and the check, which /proc tells apart.
-std::optional<std::string> thread_refusal(pid_t pid, int err) {
-  if (err == ENOENT) return not_a_process(pid, read_tgid(pid));
-  if (err == EINVAL)
-    if (auto tgid = read_tgid(pid); tgid && *tgid != pid) return not_a_process(pid, tgid);
-  return std::nullopt;
+// pidfd_open(pid), refusing a thread ID with WatchError. Current kernels
+// answer ENOENT for a thread that is not a thread-group leader; older ones
+// answer EINVAL both for that and for a process reaped between the lookup
+// and the check, which /proc tells apart: that one comes back as ESRCH.
+Fd open_leader_pidfd(pid_t pid) {
+  Fd fd = open_pidfd(pid);
+  if (fd || (errno != ENOENT && errno != EINVAL)) return fd;
+  int err = errno;
+  auto tgid = read_tgid(pid);
+  if (err == ENOENT || (tgid && *tgid != pid)) throw WatchError(not_a_process(pid, tgid));
+  errno = ESRCH;
+  return fd;
 }
 }  // namespace
 
 Fd open_target_pidfd(pid_t pid) {
-  Fd fd = open_pidfd(pid);
+  Fd fd = open_leader_pidfd(pid);
   if (fd || errno == ESRCH) return fd;
-  int err = errno;
-  if (auto why = thread_refusal(pid, err)) throw WatchError(*why);
-  if (err == EINVAL) {  // reaped meanwhile (older kernels)
-    errno = ESRCH;
-    return fd;
-  }
-  errno = err;
   if (errno == EMFILE || errno == ENFILE)
     throw WatchError(fmt::format("pidfd_open {}: {}", pid, strerror(errno)));
   throw_errno("pidfd_open", std::to_string(pid));
 }
 
 void refuse_thread_id(pid_t pid) {
-  Fd fd = open_pidfd(pid);  // a third of the cost of reading /proc/PID/status
+  Fd fd = open_leader_pidfd(pid);  // a third of the cost of reading /proc/PID/status
   if (fd || errno == ESRCH) return;
-  int err = errno;
-  if (auto why = thread_refusal(pid, err)) throw WatchError(*why);
-  if (err == EINVAL) return;  // reaped meanwhile (older kernels)
   // No pidfd to ask (before Linux 5.3, or no fd free): /proc answers.
   if (auto tgid = read_tgid(pid); tgid && *tgid != pid) throw WatchError(not_a_process(pid, tgid));
 }
