@@ -73,15 +73,15 @@ bool is_option(const CLI::App& app, std::string_view arg) {
 // `--name=value`; a cluster `-rt 5` when its last letter takes a value, but
 // not `-t5`. Unknown options take none (CLI11 reports them).
 bool value_follows(const CLI::App& app, std::string_view arg) {
-  auto takes_value = [&](const std::string& name) {
-    const CLI::Option* opt = app.get_option_no_throw(name);
-    return opt && opt->get_items_expected_min() > 0;
-  };
-  if (arg.starts_with("--")) return arg.find('=') == std::string_view::npos && takes_value(std::string(arg));
+  auto takes_value = [](const CLI::Option* opt) { return opt->get_items_expected_min() > 0; };
+  if (arg.starts_with("--")) {
+    const CLI::Option* opt = app.get_option_no_throw(std::string(arg));
+    return opt && arg.find('=') == std::string_view::npos && takes_value(opt);
+  }
   for (std::size_t j = 1; j < arg.size(); ++j) {
     const CLI::Option* opt = app.get_option_no_throw(std::string{'-', arg[j]});
     if (!opt) return false;
-    if (takes_value(std::string{'-', arg[j]})) return j + 1 == arg.size();
+    if (takes_value(opt)) return j + 1 == arg.size();
   }
   return false;
 }
@@ -107,7 +107,6 @@ std::vector<pid_t> first_occurrences(std::vector<pid_t> all) {
 }
 
 }  // namespace
-
 
 pid_t parse_pid(std::string_view text) {
   unsigned long long v = 0;

@@ -3,7 +3,6 @@
 // watching begins; a PID whose start time changed is a new process, so the
 // target is gone even though the number exists.
 
-
 #include <algorithm>
 #include <cerrno>
 
@@ -38,12 +37,12 @@ class PollWaiter final : public Waiter {
     targets_.resize(pids.size());
     for (std::size_t i = 0; i < pids.size(); ++i) {
       auto st = read_proc_stat(pids[i]);
-      if (st) refuse_thread_id(pids[i]);
       if (!st) {
         out.push_back({EventKind::missing, i, std::nullopt});
         targets_[i].done = true;
         continue;
       }
+      refuse_thread_id(pids[i]);
       targets_[i].start_time = st->start_time;
       live_.push_back(i);
       check(i, *st, out);
