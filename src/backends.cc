@@ -1,5 +1,7 @@
 #include "pwait/backend.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "pwait/error.h"
@@ -10,14 +12,21 @@ namespace {
 // The order is the `auto` order: the first backend whose probe accepts the
 // request serves it (see man/pwait.1, BACKENDS, for the reasons).
 const Backend kBackends[] = {
-    {"pidfd", "pidfd_open(2) + epoll: no privilege, immune to PID reuse", pidfd_probe,
-     pidfd_create},
-    {"netlink", "proc connector: one socket for any number of targets, status at exit time",
-     netlink_probe, netlink_create},
-    {"ptrace", "PTRACE_SEIZE + exit stop: status before any reap; intercepts the signals",
-     ptrace_probe, ptrace_create},
-    {"poll", "kill(2) + /proc polling: the last resort, reuse-safe by start time", poll_probe,
-     poll_create},
+    {.name = "pidfd",
+     .summary = "pidfd_open(2) + epoll: no privilege, immune to PID reuse",
+     .probe = pidfd_probe,
+     .create = pidfd_create},
+    {.name = "netlink",
+     .summary = "proc connector: one socket for any number of targets, status at exit time",
+     .probe = netlink_probe,
+     .create = netlink_create,
+     .release = netlink_release},
+    {.name = "ptrace",
+     .summary = "PTRACE_SEIZE + exit stop: status before any reap; intercepts the targets' signals",
+     .probe = ptrace_probe,
+     .create = ptrace_create,
+     .intrusive = true},
+    {.name = "poll", .summary = "kill(2) + /proc polling: the last resort", .probe = poll_probe, .create = poll_create},
 };
 
 }  // namespace
@@ -30,28 +39,55 @@ const Backend* find_backend(std::string_view name) {
   return nullptr;
 }
 
-const Backend& choose_backend(std::string_view name, const Needs& needs) {
-  if (name != "auto") {
-    const Backend* b = find_backend(name);
-    if (!b) throw UsageError(fmt::format("unknown backend '{}'", name));
-    if (auto why = b->probe(needs)) throw WatchError(fmt::format("backend {}: {}", name, *why));
-    return *b;
+void release_backends(std::span<const Backend> table) {
+  for (const Backend& b : table)
+    if (b.release) b.release();
+}
+
+BackendChoice::BackendChoice(std::span<const Backend> table, std::string_view name,
+                             std::span<const PidRef> targets, const Request& request)
+    : table_(table), name_(name), targets_(targets), request_(request),
+      strict_pass_(request.want_status && name == "auto") {
+  if (name != "auto" && !find(name)) throw UsageError(fmt::format("unknown backend '{}'", name));
+}
+
+const Backend* BackendChoice::find(std::string_view name) const {
+  for (const Backend& b : table_)
+    if (b.name == name) return &b;
+  return nullptr;
+}
+
+const Backend* BackendChoice::next() {
+  if (name_ != "auto") {
+    if (at_++ > 0) return nullptr;
+    const Backend& b = *find(name_);
+    if (auto why = b.probe(targets_, request_)) throw WatchError(fmt::format("backend {}: {}", name_, *why));
+    return &b;
   }
-  // With -x, first the backends that can promise every target's status;
-  // if none can, the first that works at all (a status may then be unknown).
-  if (needs.want_status) {
-    Needs strict = needs;
-    strict.must_know_status = true;
-    for (const Backend& b : kBackends)
-      if (!b.probe(strict)) return b;
+  for (;;) {
+    if (at_ == table_.size()) {
+      if (!strict_pass_) break;
+      // None can promise every status: the first that works at all (a status may then be unknown).
+      strict_pass_ = false;
+      at_ = 0;
+    }
+    const Backend& b = table_[at_++];
+    if (std::find(tried_.begin(), tried_.end(), &b) != tried_.end()) continue;
+    if (b.intrusive && !strict_pass_) {
+      reasons_ += fmt::format("; {}: taken by auto only where nothing else can know a status -x asks for", b.name);
+      continue;
+    }
+    Request r = request_;
+    r.must_know_status = strict_pass_;
+    auto why = b.probe(targets_, r);
+    if (!why) {
+      tried_.push_back(&b);
+      return &b;
+    }
+    if (!strict_pass_) reasons_ += fmt::format("; {}: {}", b.name, *why);
   }
-  std::string reasons;
-  for (const Backend& b : kBackends) {
-    auto why = b.probe(needs);
-    if (!why) return b;
-    reasons += fmt::format("; {}: {}", b.name, *why);
-  }
-  throw WatchError("no usable backend" + reasons);
+  if (tried_.empty()) throw WatchError("no usable backend" + reasons_);
+  return nullptr;
 }
 
 }  // namespace pwait

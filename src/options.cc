@@ -216,11 +216,6 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   app.add_flag("-j,--json", o.json);
   app.add_flag("-x,--exit-status", o.exit_status);
 
-  auto fail = [&](std::string message) {
-    result.exit_code = exit_code::usage;
-    result.error = "pwait: " + message + " (see 'pwait --help')";
-    return result;
-  };
   // The PIDs never reach CLI11, which would hold each as a string several
   // times over (megabytes with 20,000 targets): every argument that is not
   // an option or an option's value is a PID, as is everything after "--".
@@ -242,7 +237,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
     app.parse(static_cast<int>(options.size()), options.data());
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
-    return fail(what.empty() ? "invalid arguments" : what);
+    throw UsageError(what.empty() ? "invalid arguments" : what);
   }
   if (help) {
     result.output = kHelp;
@@ -253,7 +248,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
     return result;
   }
 
-  try {
+  {
     o.backend = backend_opt->count() ? backend : !default_backend.empty() ? std::string(default_backend) : "auto";
     if (o.backend != "auto" && !find_backend(o.backend))
       throw UsageError(fmt::format("unknown backend {}{} (try --list-backends)", shown(o.backend),
@@ -289,8 +284,8 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
       o.count = n;
     }
     if (o.verbose && o.json) throw UsageError("--verbose and --json exclude each other");
-  } catch (const UsageError& e) {
-    return fail(e.what());
+    for (pid_t p : o.pids)
+      if (p == getpid()) throw UsageError(fmt::format("{}: is pwait itself; it cannot wait for its own end", p));
   }
   result.options = std::move(o);
   return result;

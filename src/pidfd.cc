@@ -1,23 +1,21 @@
 #include "pwait/pidfd.h"
 
+#include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
 // glibc 2.36's <sys/pidfd.h> lacks the extern "C" guard.
 extern "C" {
 #include <sys/pidfd.h>
 }
-#include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <string>
-
-#include <fmt/format.h>
-
-#include "pwait/error.h"
-#include "pwait/proc.h"
+#include <cstddef>
 
 namespace pwait {
 namespace {
@@ -37,45 +35,20 @@ static_assert(offsetof(pidfd_info_v1, exit_code) == 60);
 
 constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, pidfd_info_v1);  // Linux 6.13
 constexpr std::uint64_t kPidfdInfoExit = 1u << 3;                          // Linux 6.15
+constexpr long kPidfsMagic = 0x50494446;                                   // "PIDF", Linux 6.9
 
 }  // namespace
 
 Fd open_pidfd(pid_t pid) { return Fd(pidfd_open(pid, 0)); }
 
-namespace {
-// pidfd_open(pid), refusing a thread ID with WatchError. Current kernels
-// answer ENOENT for a thread that is not a thread-group leader; older ones
-// answer EINVAL both for that and for a process reaped between the lookup
-// and the check, which /proc tells apart: that one comes back as ESRCH.
-Fd open_leader_pidfd(pid_t pid) {
-  Fd fd = open_pidfd(pid);
-  if (fd || (errno != ENOENT && errno != EINVAL)) return fd;
-  int err = errno;
-  auto tgid = read_tgid(pid);
-  if (err == ENOENT || (tgid && *tgid != pid)) throw WatchError(not_a_process(pid, tgid));
-  errno = ESRCH;
-  return fd;
-}
-}  // namespace
-
-Fd open_target_pidfd(pid_t pid) {
-  Fd fd = open_leader_pidfd(pid);
-  if (fd || errno == ESRCH) return fd;
-  if (errno == EMFILE || errno == ENFILE)
-    throw WatchError(fmt::format("pidfd_open {}: {}", pid, strerror(errno)));
-  throw_errno("pidfd_open", std::to_string(pid));
-}
-
-void refuse_thread_id(pid_t pid) {
-  Fd fd = open_leader_pidfd(pid);  // a third of the cost of reading /proc/PID/status
-  if (fd || errno == ESRCH) return;
-  // No pidfd to ask (before Linux 5.3, or no fd free): /proc answers.
-  if (auto tgid = read_tgid(pid); tgid && *tgid != pid) throw WatchError(not_a_process(pid, tgid));
-}
-
 bool pidfd_alive(int pidfd) {
   // Signal 0 checks existence; EPERM (another user's process) still means it exists.
   return pidfd_send_signal(pidfd, 0, nullptr, 0) == 0 || errno == EPERM;
+}
+
+bool pidfd_exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
 }
 
 std::optional<int> pidfd_exit_status(int pidfd) {
@@ -86,12 +59,48 @@ std::optional<int> pidfd_exit_status(int pidfd) {
   return info.exit_code;
 }
 
-bool kernel_at_least(int major, int minor) {
-  utsname u{};
-  if (uname(&u) != 0) return false;
-  int ma = 0, mi = 0;
-  if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
-  return ma > major || (ma == major && mi >= minor);
+std::optional<std::uint64_t> pidfd_inode(int pidfd) {
+  struct statfs fs {};
+  struct stat st {};
+  if (fstatfs(pidfd, &fs) != 0 || fs.f_type != kPidfsMagic || fstat(pidfd, &st) != 0) return std::nullopt;
+  return st.st_ino;
+}
+
+const PidfdFeatures& pidfd_features() {
+  static const PidfdFeatures features = [] {
+    PidfdFeatures f;
+    Fd self = open_pidfd(getpid());
+    if (!self) {
+      f.open_error = errno;
+      return f;
+    }
+    f.open = true;
+    f.inode = pidfd_inode(self.get()).has_value();
+    return f;
+  }();
+  return features;
+}
+
+bool pidfd_keeps_exit_status() {
+  static const bool keeps = [] {
+    // A child that exits at once, with its pidfd from the clone itself, so
+    // that an inherited SIG_IGN for SIGCHLD (the kernel then reaps it at
+    // once) cannot take it away first.
+    int pidfd = -1;
+    clone_args args{};
+    args.flags = CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    long child = syscall(SYS_clone3, &args, sizeof args);
+    if (child == 0) syscall(SYS_exit_group, 0);  // nothing else: the parent may be threaded
+    if (child < 0) return false;
+    Fd fd(pidfd);
+    siginfo_t info{};
+    if (waitid(P_PIDFD, static_cast<id_t>(fd.get()), &info, WEXITED) != 0 && errno != ECHILD)
+      waitpid(static_cast<pid_t>(child), nullptr, 0);  // before Linux 5.4: no P_PIDFD
+    return pidfd_exit_status(fd.get()).has_value();
+  }();
+  return keeps;
 }
 
 }  // namespace pwait

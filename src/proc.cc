@@ -8,8 +8,11 @@
 #include <charconv>
 #include <climits>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -109,6 +112,8 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
   return st;
 }
 
+bool process_exists(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
 std::optional<pid_t> read_tgid(pid_t pid) {
   std::string p = "/proc/" + std::to_string(pid) + "/status";
   char buf[4096];
@@ -164,6 +169,113 @@ pid_t pid_max() {
     return 4194304;  // PID_MAX_LIMIT on 64-bit
   }();
   return cached;
+}
+
+bool in_initial_user_namespace() {
+  char buf[128];
+  std::size_t len;
+  try {
+    if (!read_small("/proc/self/uid_map", buf, sizeof buf - 1, len)) return true;
+  } catch (const std::exception&) {
+    return true;  // cannot tell: do not blame it
+  }
+  buf[len] = '\0';
+  unsigned long inside = 1, outside = 1, count = 0;
+  if (std::sscanf(buf, "%lu %lu %lu", &inside, &outside, &count) != 3) return false;  // no mapping
+  return inside == 0 && outside == 0 && count == 4294967295UL;
+}
+
+namespace {
+
+// The text of /proc/PID/status; nullopt when the process is gone.
+std::optional<std::string> read_status(pid_t pid) {
+  char buf[8192];
+  std::size_t len;
+  try {
+    if (!read_small(fmt::format("/proc/{}/status", pid).c_str(), buf, sizeof buf, len)) return std::nullopt;
+  } catch (const std::system_error&) {
+    return std::nullopt;
+  }
+  return std::string(buf, len);
+}
+
+// The value of "Key:" in /proc/PID/status text, trimmed; empty if absent.
+std::string_view status_field(std::string_view text, std::string_view key) {
+  std::size_t at = text.rfind(key, 0) == 0 ? 0 : text.find(fmt::format("\n{}", key));
+  if (at == std::string_view::npos) return {};
+  text.remove_prefix(at + (at == 0 ? 0 : 1) + key.size());
+  text.remove_prefix(std::min(text.find_first_not_of(" \t"), text.size()));
+  return text.substr(0, text.find('\n'));
+}
+
+// The first `n` whitespace-separated numbers of a status field (Uid:, Gid:).
+std::vector<long> numbers(std::string_view field, std::size_t n) {
+  std::vector<long> out;
+  while (out.size() < n && !field.empty()) {
+    field.remove_prefix(std::min(field.find_first_not_of(" \t"), field.size()));
+    long v = 0;
+    auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+    if (ec != std::errc()) break;
+    out.push_back(v);
+    field.remove_prefix(static_cast<std::size_t>(p - field.data()));
+  }
+  return out;
+}
+
+constexpr int kCapSysPtrace = 19;
+
+}  // namespace
+
+bool may_trace_anything() {
+  // Capabilities held inside a user namespace count only there.
+  if (!in_initial_user_namespace()) return false;
+  auto text = read_status(getpid());
+  if (!text) return false;
+  std::string_view eff = status_field(*text, "CapEff:");
+  unsigned long long caps = 0;
+  std::from_chars(eff.data(), eff.data() + eff.size(), caps, 16);
+  return caps & (1ull << kCapSysPtrace);
+}
+
+std::optional<std::string> yama_refusal(bool privileged) {
+  char c = '0';
+  std::size_t len = 0;
+  try {
+    if (!read_small("/proc/sys/kernel/yama/ptrace_scope", &c, 1, len) || len != 1) return std::nullopt;  // no Yama
+  } catch (const std::system_error&) {
+    return std::nullopt;
+  }
+  if (c == '3') return "Yama forbids every ptrace attach (kernel.yama.ptrace_scope = 3)";
+  if (c == '2' && !privileged)
+    return "Yama allows ptrace attach only with CAP_SYS_PTRACE (kernel.yama.ptrace_scope = 2)";
+  if (c == '1' && !privileged)
+    return "Yama allows tracing only descendants, and targets are not pwait's children "
+           "(kernel.yama.ptrace_scope = 1)";
+  return std::nullopt;
+}
+
+std::optional<std::string> ptrace_refusal(pid_t pid, bool privileged) {
+  auto text = read_status(pid);
+  if (!text) return std::nullopt;
+  pid_t tracer = 0;
+  std::string_view field = status_field(*text, "TracerPid:");
+  std::from_chars(field.data(), field.data() + field.size(), tracer);
+  if (tracer != 0) {
+    // TracerPid names the tracing thread; say which process it belongs to.
+    auto about = read_status(tracer);
+    std::string name = about ? std::string(status_field(*about, "Name:")) : "?";
+    std::string process = about ? std::string(status_field(*about, "Tgid:")) : std::to_string(tracer);
+    return fmt::format("{}: already traced by process {} ({}); only one tracer at a time", pid, process, name);
+  }
+  if (privileged) return std::nullopt;
+  // The kernel's check: our real uid and gid match the target's real, effective and saved ones.
+  auto uids = numbers(status_field(*text, "Uid:"), 3);
+  auto gids = numbers(status_field(*text, "Gid:"), 3);
+  bool same = uids.size() == 3 && gids.size() == 3;
+  for (long u : uids) same = same && u == static_cast<long>(getuid());
+  for (long g : gids) same = same && g == static_cast<long>(getgid());
+  if (!same) return fmt::format("{}: belongs to another user; tracing it needs CAP_SYS_PTRACE", pid);
+  return std::nullopt;
 }
 
 }  // namespace pwait

@@ -30,14 +30,7 @@ std::string describe_status(int status) {
 }
 
 std::string verbose_line(const Event& event, pid_t pid) {
-  switch (event.kind) {
-    case EventKind::missing:
-      return fmt::format("{}: no such process", pid);
-    case EventKind::reaped:
-      return fmt::format("{}: reaped", pid);
-    case EventKind::exited:
-      break;
-  }
+  if (event.kind == EventKind::reaped) return fmt::format("{}: reaped", pid);
   std::string line = event.status ? fmt::format("{}: {}", pid, describe_status(*event.status))
                                   : fmt::format("{}: exited (status unknown)", pid);
   if (event.zombie) {
@@ -71,5 +64,31 @@ int status_exit_code(const std::optional<int>& status) {
   if (WIFSIGNALED(*status)) return exit_code::signal_base + WTERMSIG(*status);
   return exit_code::status_unknown;
 }
+
+void Reporter::missing(pid_t pid, bool counts_as_ended) {
+  if (!counts_as_ended) diagnostic(fmt::format("{}: no such process", pid));
+  if (json_) output_.out(json_line("missing", pid, std::nullopt, false, 0, backend_, loop_.elapsed()));
+  else if (verbose_) output_.out(fmt::format("{}: no such process", pid));
+}
+
+void Reporter::event(const Event& e, pid_t pid) {
+  if (json_)
+    output_.out(json_line(e.kind == EventKind::exited ? "exited" : "reaped", pid, e.status, e.zombie, e.parent,
+                          backend_, loop_.elapsed()));
+  else if (verbose_)
+    output_.out(verbose_line(e, pid));
+}
+
+void Reporter::still_pending(pid_t pid, bool zombie, pid_t parent) {
+  if (json_) output_.out(json_line("timeout", pid, std::nullopt, zombie, parent, backend_, loop_.elapsed()));
+}
+
+void Reporter::timed_out(Duration timeout, bool reaped, std::string_view pids) {
+  if (verbose_)
+    diagnostic(fmt::format("timed out after {:g}s; still {}:{}", std::chrono::duration<double>(timeout).count(),
+                           reaped ? "not reaped" : "running", pids));
+}
+
+void Reporter::diagnostic(std::string_view text) { output_.err(fmt::format("pwait: {}", text)); }
 
 }  // namespace pwait

@@ -1,16 +1,11 @@
-// The poll backend: kill(pid, 0) and /proc/PID/stat on a timer, for kernels
-// or sandboxes without pidfds. Each target's start time is recorded when
-// watching begins; a PID whose start time changed is a new process, so the
-// target is gone even though the number exists.
+// The poll backend: a look at every target on a timer, for kernels or
+// sandboxes where nothing reports an exit. A look asks the target record
+// whether its process has exited (a zombie in /proc) or is gone (reaped, or
+// its PID now names another process).
 
 #include <algorithm>
-#include <cerrno>
-
-#include <fmt/format.h>
 
 #include "pwait/backend.h"
-#include "pwait/error.h"
-#include "pwait/pidfd.h"
 #include "pwait/proc.h"
 
 namespace pwait {
@@ -30,99 +25,78 @@ constexpr Duration kMaxStretched = milliseconds(1000);
 
 class PollWaiter final : public Waiter {
  public:
-  PollWaiter(EventLoop& loop, const WatchSpec& spec) : loop_(loop), spec_(spec) {}
+  PollWaiter(EventLoop& loop, const Request& request, Events& out) : loop_(loop), request_(request), out_(out) {}
 
-  void watch(std::span<const pid_t> pids, std::vector<Event>& out) override {
-    pids_ = pids;
-    targets_.resize(pids.size());
-    for (std::size_t i = 0; i < pids.size(); ++i) {
-      auto st = read_proc_stat(pids[i]);
-      if (!st) {
-        out.push_back({EventKind::missing, i, std::nullopt});
-        targets_[i].done = true;
-        continue;
-      }
-      refuse_thread_id(pids[i]);
-      targets_[i].start_time = st->start_time;
-      live_.push_back(i);
-      check(i, *st, out);
-    }
-    std::erase_if(live_, [&](std::size_t i) { return targets_[i].done; });
+  void watch(std::span<PidRef> targets) override {
+    targets_ = targets;
+    exited_.resize(targets.size());
+    live_.reserve(targets.size());
+    for (std::size_t i = 0; i < targets.size(); ++i) live_.push_back(i);
+    sweep();
   }
 
-  void wait(std::vector<Event>& out) override {
-    std::size_t before = out.size();
-    while (out.size() == before && !loop_.stopped()) {
-      loop_.wait(next_interval());
-      if (loop_.stopped()) break;
-      auto sweep_start = Clock::now();
-      for (std::size_t i : live_) {
-        auto st = read_proc_stat(pids_[i]);
-        if (st && st->start_time == targets_[i].start_time) {
-          check(i, *st, out);
-        } else {
-          gone(i, out);
-        }
-      }
-      std::erase_if(live_, [&](std::size_t i) { return targets_[i].done; });
-      last_sweep_ = Clock::now() - sweep_start;
-    }
-  }
+  void expired() override { sweep(); }
 
  private:
-  struct Target {
-    unsigned long long start_time = 0;
-    bool exited = false;
-    bool done = false;  // nothing more to report
-    std::optional<int> status;
-  };
+  void sweep() {
+    auto start = Clock::now();
+    std::erase_if(live_, [&](std::size_t i) { return look(i); });
+    last_sweep_ = Clock::now() - start;
+    if (!live_.empty()) loop_.set_timer(*this, Clock::now() + next_interval());
+  }
+
+  // Looks at target i; true when there is nothing more to report.
+  bool look(std::size_t i) {
+    PidRef& t = targets_[i];
+    PidRef::Life life = t.life();
+    if (life == PidRef::Life::running) return false;
+    if (life == PidRef::Life::exited && exited_[i]) return false;  // still a zombie
+    if (!exited_[i]) {
+      exited_[i] = true;
+      ExitInfo e;
+      // Gone between two looks: it exited and was reaped unseen.
+      if (life == PidRef::Life::reaped) e.status = t.reaped_status(std::nullopt);
+      else if (request_.want_details) e = t.exit_info(std::nullopt);
+      else e.zombie = true;
+      out_.push_back({EventKind::exited, i, e.status, e.zombie, e.parent});
+      if (!request_.follow_reap) return true;
+      if (e.zombie) {
+        status_.resize(targets_.size());
+        status_[i] = e.status;
+        return false;
+      }
+    }
+    out_.push_back({EventKind::reaped, i, t.reaped_status(status_.empty() ? std::nullopt : status_[i])});
+    return true;
+  }
 
   Duration next_interval() {
-    if (spec_.interval) return *spec_.interval;
+    if (request_.interval) return *request_.interval;
     interval_ = std::min(kMaxInterval, interval_ == Duration::zero() ? kFirstInterval : interval_ * 3 / 2);
     return std::max(interval_, std::min(last_sweep_ * kDutyRatio, kMaxStretched));
   }
 
-  // The target's process still holds its PID: a zombie, or running.
-  void check(std::size_t i, const ProcStat& st, std::vector<Event>& out) {
-    Target& t = targets_[i];
-    if (t.exited || !st.group_exited()) return;
-    t.exited = true;
-    t.status = zombie_status(pids_[i], st);
-    out.push_back({EventKind::exited, i, t.status, true, st.ppid});
-    t.done = !spec_.follow_reap;
-  }
-
-  // The target's PID is free or belongs to another process: it was reaped.
-  void gone(std::size_t i, std::vector<Event>& out) {
-    Target& t = targets_[i];
-    if (!t.exited) {
-      t.exited = true;  // it exited and was reaped between two looks: no status
-      out.push_back({EventKind::exited, i, std::nullopt});
-    }
-    if (spec_.follow_reap) out.push_back({EventKind::reaped, i, t.status});
-    t.done = true;
-  }
-
   EventLoop& loop_;
-  WatchSpec spec_;
-  std::span<const pid_t> pids_;
-  std::vector<Target> targets_;
-  std::vector<std::size_t> live_;  // targets still to look at
+  Request request_;
+  Events& out_;
+  std::span<PidRef> targets_;
+  std::vector<bool> exited_;
+  std::vector<std::optional<int>> status_;  // with --reaped: what `exited` said
+  std::vector<std::size_t> live_;           // targets still to look at
   Duration interval_{};
   Duration last_sweep_{};
 };
 
 }  // namespace
 
-std::optional<std::string> poll_probe(const Needs& needs) {
+std::optional<std::string> poll_probe(std::span<const PidRef>, const Request& request) {
   if (!read_proc_stat(getpid())) return "/proc is not mounted";
-  if (needs.must_know_status) return "cannot promise every exit status: it sees one only if it catches the zombie";
+  if (request.must_know_status) return "cannot promise every exit status: it sees one only if it catches the zombie";
   return std::nullopt;
 }
 
-std::unique_ptr<Waiter> poll_create(EventLoop& loop, const WatchSpec& spec) {
-  return std::make_unique<PollWaiter>(loop, spec);
+std::unique_ptr<Waiter> poll_create(EventLoop& loop, const Request& request, Events& out) {
+  return std::make_unique<PollWaiter>(loop, request, out);
 }
 
 }  // namespace pwait

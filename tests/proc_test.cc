@@ -71,7 +71,6 @@ TEST(Report, VerboseLines) {
   EXPECT_EQ(verbose_line({EventKind::exited, 0, 9, true, 99}, 12),
             "12: killed by signal 9 (SIGKILL), zombie (parent 99 has not reaped it)");
   EXPECT_EQ(verbose_line({EventKind::reaped, 0, 0}, 12), "12: reaped");
-  EXPECT_EQ(verbose_line({EventKind::missing, 0, std::nullopt}, 12), "12: no such process");
 }
 
 TEST(Report, JsonLine) {

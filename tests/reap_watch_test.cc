@@ -9,32 +9,47 @@
 namespace pwait {
 namespace {
 
+using namespace std::chrono_literals;
+
+// A Source whose timer the ReapWatch sets; counts the expiries.
+struct Owner : EventLoop::Source {
+  int expired_count = 0;
+  void expired() override { ++expired_count; }
+};
+
 TEST(ReapWatch, KernelThatReportsReapsLeavesThemToEpoll) {
-  ReapWatch w(true);
+  EventLoop loop(Clock::now(), 300ms);
+  Owner owner;
+  ReapWatch w(loop, owner, true);
   EXPECT_TRUE(w.follow(3));
-  EXPECT_FALSE(w.max_wait()) << "nothing to poll: sleep until an event";
-  int asked = 0;
-  w.poll([&](std::size_t) { return ++asked, false; }, [](std::size_t) { FAIL() << "nothing is polled"; });
-  EXPECT_EQ(asked, 0);
+  EXPECT_FALSE(w.polling()) << "nothing to poll: sleep until an event";
+  while (!loop.stopped()) loop.run_once();
+  EXPECT_EQ(owner.expired_count, 0) << "no timer for a kernel that reports the reap";
 }
 
 TEST(ReapWatch, OlderKernelPollsEveryHundredMillisecondsUntilReaped) {
-  ReapWatch w(false);
+  EventLoop loop(Clock::now(), 5s);
+  Owner owner;
+  ReapWatch w(loop, owner, false);
   EXPECT_FALSE(w.follow(1));
   EXPECT_FALSE(w.follow(2));
   w.poll_instead(5);
-  EXPECT_EQ(w.max_wait(), Duration(std::chrono::milliseconds(100)));
+  auto armed = Clock::now();
+  while (owner.expired_count == 0 && !loop.stopped()) loop.run_once();
+  EXPECT_GE(Clock::now() - armed, ReapWatch::kInterval - 1ms) << "looked before the interval";
 
   std::set<std::size_t> gone{2, 5}, reported;
   w.poll([&](std::size_t i) { return !gone.count(i); }, [&](std::size_t i) { reported.insert(i); });
   EXPECT_EQ(reported, (std::set<std::size_t>{2, 5}));
-  EXPECT_TRUE(w.max_wait()) << "1 is still a zombie";
+  EXPECT_TRUE(w.polling()) << "1 is still a zombie";
+  while (owner.expired_count == 1 && !loop.stopped()) loop.run_once();
+  EXPECT_EQ(owner.expired_count, 2) << "the timer was set again for the zombie left";
 
   gone.insert(1);
   reported.clear();
   w.poll([&](std::size_t i) { return !gone.count(i); }, [&](std::size_t i) { reported.insert(i); });
   EXPECT_EQ(reported, (std::set<std::size_t>{1})) << "each reap is reported once";
-  EXPECT_FALSE(w.max_wait());
+  EXPECT_FALSE(w.polling());
 }
 
 }  // namespace

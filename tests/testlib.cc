@@ -14,8 +14,13 @@ extern "C" {
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 
 #include <cerrno>
 #include <cstdint>
@@ -523,6 +528,120 @@ void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline) {
   throw DeadlineError("process " + std::to_string(pid) + " never started waiting in epoll_wait");
 }
 
+struct WaiterThread::Shared : EventLoop::Source {
+  std::mutex mu;
+  std::condition_variable cv;
+  Events events, at_watch;
+  std::vector<pid_t> missing;
+  bool started = false, finished = false, timed_out = false;
+  std::exception_ptr error;
+  Fd wake{eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  bool stop_requested = false;  // under mu
+
+  void ready(std::uint32_t, std::uint32_t) override {
+    std::uint64_t n;
+    while (read(wake.get(), &n, sizeof n) < 0 && errno == EINTR) {
+    }
+  }
+};
+
+WaiterThread::WaiterThread(const Backend& backend, std::vector<pid_t> pids, Request request,
+                           std::chrono::milliseconds deadline)
+    : shared_(std::make_shared<Shared>()) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, &old_mask_);
+  thread_ = std::thread([shared = shared_, &backend, pids = std::move(pids), request, deadline]() mutable {
+    Shared& s = *shared;
+    try {
+      EventLoop loop(Clock::now(), deadline);
+      request.deadline = loop.deadline();
+      loop.add(s.wake.get(), EPOLLIN, s, 0);
+      Targets targets = pin_all(pids);
+      Events local;
+      auto waiter = backend.create(loop, request, local);
+      waiter->watch(targets.pinned);
+      {
+        std::lock_guard lock(s.mu);
+        s.missing = targets.missing;
+        s.at_watch = local;
+        s.events = local;
+        s.started = true;
+      }
+      s.cv.notify_all();
+      for (;;) {
+        {
+          std::lock_guard lock(s.mu);
+          if (s.stop_requested) break;
+        }
+        local.clear();
+        loop.run_once();
+        std::lock_guard lock(s.mu);
+        s.events.insert(s.events.end(), local.begin(), local.end());
+        s.timed_out = loop.timed_out();
+        if (loop.stopped()) break;
+        s.cv.notify_all();
+      }
+      waiter.reset();
+      release_backends(backends());
+    } catch (...) {
+      std::lock_guard lock(s.mu);
+      s.error = std::current_exception();
+    }
+    std::lock_guard lock(s.mu);
+    s.started = s.finished = true;
+    s.cv.notify_all();
+  });
+  std::unique_lock lock(shared_->mu);
+  shared_->cv.wait(lock, [&] { return shared_->started; });
+  if (shared_->error) {
+    auto error = shared_->error;
+    lock.unlock();
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    std::rethrow_exception(error);
+  }
+}
+
+WaiterThread::~WaiterThread() {
+  stop();
+  pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
+void WaiterThread::stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(shared_->mu);
+    shared_->stop_requested = true;
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(shared_->wake.get(), &one, sizeof one);
+  thread_.join();
+}
+
+WaiterThread::Events WaiterThread::collect(const std::function<bool(const Events&)>& done) {
+  std::unique_lock lock(shared_->mu);
+  shared_->cv.wait(lock, [&] { return shared_->finished || done(shared_->events); });
+  if (shared_->error) std::rethrow_exception(shared_->error);
+  return shared_->events;
+}
+
+WaiterThread::Events WaiterThread::watched() {
+  std::lock_guard lock(shared_->mu);
+  return shared_->at_watch;
+}
+
+std::vector<pid_t> WaiterThread::missing() {
+  std::lock_guard lock(shared_->mu);
+  return shared_->missing;
+}
+
+bool WaiterThread::timed_out() {
+  std::lock_guard lock(shared_->mu);
+  return shared_->timed_out;
+}
+
 std::string pwait_binary() { return PWAIT_BINARY; }
 
 std::string unprivileged_copy_of_pwait() {
@@ -549,5 +668,16 @@ Result run_pwait(std::vector<std::string> args, Command::Setup setup,
 }
 
 bool can_drop_privileges() { return geteuid() == 0; }
+
+bool unprivileged_netlink() {
+  static const bool usable = [] {
+    if (!can_drop_privileges()) return false;
+    Command::Setup setup;
+    setup.unprivileged = true;
+    Result r = run_pwait({"--list-backends"}, setup);
+    return r.out.find("netlink  usable") != std::string::npos;
+  }();
+  return usable;
+}
 
 }  // namespace pwait::testing

@@ -9,12 +9,16 @@
 #include <sys/resource.h>
 
 #include <functional>
+#include <memory>
+#include <thread>
 #include <stdexcept>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "pwait/backend.h"
 #include "pwait/fd.h"
+#include "pwait/targets.h"
 
 namespace pwait::testing {
 
@@ -169,6 +173,40 @@ void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline = kDeadlin
 /// /proc/PID/stat's start time) has passed tick `tick`.
 void wait_until_tick_after(unsigned long long tick, std::chrono::milliseconds deadline = kDeadline);
 
+/// A backend's Waiter run as pwait's main thread runs it, in a thread of its
+/// own: pins the PIDs, creates the Waiter, watches and runs the one loop
+/// until the deadline or until destroyed. The test's thread meanwhile drives
+/// the targets and reads the events. (ptrace takes requests only from the
+/// thread that seized, so the Waiter's whole life is in that thread; and
+/// SIGCHLD, which it reads through the loop, is blocked in the test's thread
+/// too while it lives, so that the kernel does not hand it there.)
+class WaiterThread {
+ public:
+  WaiterThread(const Backend& backend, std::vector<pid_t> pids, Request request,
+               std::chrono::milliseconds deadline = kDeadline);
+  ~WaiterThread();  // destroys the Waiter (releasing every target) and joins
+  WaiterThread(const WaiterThread&) = delete;
+  WaiterThread& operator=(const WaiterThread&) = delete;
+
+  using Events = std::vector<Event>;
+  /// The events so far, once `done(events)` holds or the loop has stopped.
+  Events collect(const std::function<bool(const Events&)>& done);
+  /// What watch() reported at once, before the loop ran.
+  Events watched();
+  /// The PIDs pin_all found missing.
+  std::vector<pid_t> missing();
+  /// Whether the loop's deadline passed.
+  bool timed_out();
+  /// Destroys the Waiter now (in its thread) and waits until it is gone.
+  void stop();
+
+ private:
+  struct Shared;
+  std::shared_ptr<Shared> shared_;
+  std::thread thread_;
+  sigset_t old_mask_{};
+};
+
 /// The pwait binary under test.
 std::string pwait_binary();
 /// A copy of pwait that uid 65534 can execute wherever the build tree is;
@@ -180,5 +218,9 @@ Result run_pwait(std::vector<std::string> args, Command::Setup setup = {},
 
 /// Whether this process may use setuid to 65534 (unprivileged runs).
 bool can_drop_privileges();
+
+/// Whether an unprivileged pwait can use the netlink backend here (Linux 6.6
+/// takes unprivileged proc connector subscribers): asked of pwait itself.
+bool unprivileged_netlink();
 
 }  // namespace pwait::testing

@@ -25,6 +25,7 @@
 #include "pwait/backend.h"
 #include "pwait/fd.h"
 #include "pwait/pidfd.h"
+#include "pwait/proc_connector.h"
 #include "testlib.h"
 
 namespace pwait {
@@ -89,12 +90,9 @@ class GroupListener {
       sockaddr_nl from{};
       socklen_t len = sizeof from;
       ssize_t n = recvfrom(fd_.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
-      if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_event)))) continue;  // ENOBUFS too
-      if (from.nl_pid != 0) continue;
-      auto* cn = static_cast<cn_msg*>(NLMSG_DATA(reinterpret_cast<nlmsghdr*>(buf)));
-      proc_event ev;
-      std::memcpy(&ev, cn->data, sizeof ev);
-      if (ev.what == proc_event::PROC_EVENT_NONE && cn->ack == static_cast<std::uint32_t>(pid) + 1) return;
+      if (n < 0) continue;  // ENOBUFS too
+      auto m = decode_proc_message(buf, static_cast<std::size_t>(n), from);
+      if (m && m->what == proc_event::PROC_EVENT_NONE && m->ack == static_cast<std::uint32_t>(pid) + 1) return;
     }
   }
 
@@ -162,7 +160,9 @@ Command::Setup unprivileged_reading_pids(const std::vector<pid_t>& pids) {
 class NetlinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto why = netlink_probe({})) GTEST_SKIP() << "netlink is unavailable: " << *why;
+    auto why = netlink_probe({}, {});
+    release_backends(backends());
+    if (why) GTEST_SKIP() << "netlink is unavailable: " << *why;
   }
 };
 
@@ -173,7 +173,7 @@ TEST_F(NetlinkTest, LastThreadGivesTheStatusWhenTheLeaderExitedFirst) {
   Target t(testing::leader_exits_first, Reap::on_request);
   ASSERT_EQ(t.read_line(), "ready");
   Command::Setup setup;
-  setup.unprivileged = testing::can_drop_privileges() && kernel_at_least(6, 6);
+  setup.unprivileged = testing::can_drop_privileges() && testing::unprivileged_netlink();
   Command c(pwait_args({"-b", "netlink", "-v", "-x", str(t.pid())}), setup);
   EXPECT_TRUE(c.running_after(300ms)) << "returned while a thread of the target still runs";
   t.exit(5);
@@ -233,11 +233,14 @@ TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAForkStorm) {
   EXPECT_TRUE(c.running_after(300ms)) << "returned before the third target ended";
   other.exit(0);
   Result r = c.wait();
-  // The zombie's status is still in /proc; the reaped one's went with its
-  // event: unknown, never a status from whatever process reused its PID.
+  // The zombie's status is still in /proc. The reaped one's went with its
+  // event: only the kernel's record through the pidfd pinned at start can
+  // give it (PIDFD_INFO_EXIT), else it is unknown; never a status from
+  // whatever process reused its PID.
   EXPECT_EQ(r.exit_code(), 7) << r.out << r.err;
   EXPECT_EQ(count_of(r.out, str(zombie.pid()) + ": exited with status 7, zombie"), 1u) << r.out;
-  EXPECT_EQ(count_of(r.out, str(reaped.pid()) + ": exited (status unknown)\n"), 1u) << r.out;
+  std::string how = pidfd_keeps_exit_status() ? "exited with status 3" : "exited (status unknown)";
+  EXPECT_EQ(count_of(r.out, str(reaped.pid()) + ": " + how + "\n"), 1u) << r.out;
   // (Whether the nursery had reaped `other` when pwait looked is a race.)
   EXPECT_EQ(count_of(r.out, str(other.pid()) + ": exited with status 0"), 1u) << r.out;
   EXPECT_EQ(count_of(r.out, "\n"), 3u) << r.out;
@@ -266,7 +269,7 @@ TEST_F(NetlinkTest, ForkStormWhileWaitingReportsTheTargetOnce) {
 
 TEST_F(NetlinkTest, ForkStormWhileWaitingUnprivilegedReportsTheTargetOnce) {
   if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
-  if (!kernel_at_least(6, 6)) GTEST_SKIP() << "unprivileged proc connector subscribers need Linux 6.6";
+  if (!testing::unprivileged_netlink()) GTEST_SKIP() << "the proc connector takes no unprivileged subscriber here (Linux 6.6)";
   // rmem_max caps an unprivileged buffer at ~256 events: on a busy machine
   // the storm may overflow it while pwait reads (LostEvents... forces that).
   // A lost event may take the status with it, so only "exactly once" is asked.
@@ -327,7 +330,7 @@ TEST_F(NetlinkTest, IgnoredInAnotherUserNamespaceWithoutHanging) {
 
 TEST_F(NetlinkTest, UnprivilegedGetsTheStatusOfAZombieItMayNotRead) {
   if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
-  if (!kernel_at_least(6, 6)) GTEST_SKIP() << "unprivileged proc connector subscribers need Linux 6.6";
+  if (!testing::unprivileged_netlink()) GTEST_SKIP() << "the proc connector takes no unprivileged subscriber here (Linux 6.6)";
   Target t(testing::exit_on_command, Reap::on_request);  // root's process: its /proc status is masked
   Command::Setup setup;
   setup.unprivileged = true;
@@ -342,7 +345,7 @@ TEST_F(NetlinkTest, UnprivilegedGetsTheStatusOfAZombieItMayNotRead) {
 
 TEST_F(NetlinkTest, UnprivilegedUnderAFdLimitWatchesThousandsWithOneSocket) {
   if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
-  if (!kernel_at_least(6, 6)) GTEST_SKIP() << "unprivileged proc connector subscribers need Linux 6.6";
+  if (!testing::unprivileged_netlink()) GTEST_SKIP() << "the proc connector takes no unprivileged subscriber here (Linux 6.6)";
   TargetGroup group(3000);
   Command::Setup setup = unprivileged_reading_pids(group.pids());
   setup.nofile_soft = 64;
@@ -357,7 +360,7 @@ TEST_F(NetlinkTest, UnprivilegedUnderAFdLimitWatchesThousandsWithOneSocket) {
 
 TEST_F(NetlinkTest, MessagesNotFromTheKernelAreDropped) {
   if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
-  if (!kernel_at_least(6, 6)) GTEST_SKIP() << "unprivileged proc connector subscribers need Linux 6.6";
+  if (!testing::unprivileged_netlink()) GTEST_SKIP() << "the proc connector takes no unprivileged subscriber here (Linux 6.6)";
   GroupListener listener;
   if (!listener.why().empty()) GTEST_SKIP() << listener.why();
   // A zombie from before pwait started whose status pwait may not read: the

@@ -30,39 +30,31 @@ std::vector<std::string> backend_names() {
 
 using Events = std::vector<Event>;
 
-WatchSpec following() {
-  WatchSpec spec;
-  spec.follow_reap = true;
-  return spec;
-}
+Request following() { return {.follow_reap = true}; }
 
 class WaiterTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     backend_ = find_backend(GetParam());
     ASSERT_NE(backend_, nullptr);
-    if (auto why = backend_->probe({})) GTEST_SKIP() << GetParam() << " is unavailable: " << *why;
+    if (auto why = backend_->probe({}, {})) GTEST_SKIP() << GetParam() << " is unavailable: " << *why;
   }
 
   /// Starts watching `pids` with a loop whose deadline bounds every later
   /// wait; returns what watch() reported at once.
-  Events start(std::vector<pid_t> pids, WatchSpec spec = {},
+  Events start(std::vector<pid_t> pids, Request request = {},
                std::chrono::milliseconds deadline = testing::kDeadline) {
     waiter_.reset();
-    pids_ = std::move(pids);
-    if (auto why = backend_->probe({pids_, false, spec.follow_reap}))
+    Targets pinned = pin_all(pids);
+    if (auto why = backend_->probe(pinned.pinned, request))
       throw std::runtime_error("probe declined the request: " + *why);
-    loop_ = std::make_unique<EventLoop>(Clock::now(), deadline);
-    waiter_ = backend_->create(*loop_, spec);
-    Events out;
-    waiter_->watch(pids_, out);
-    return out;
+    release_backends(backends());
+    waiter_ = std::make_unique<testing::WaiterThread>(*backend_, std::move(pids), request, deadline);
+    return waiter_->watched();
   }
 
-  /// Adds events to `out` until `done(out)` or the deadline.
-  void collect(Events& out, const std::function<bool(const Events&)>& done) {
-    while (!done(out) && !loop_->stopped()) waiter_->wait(out);
-  }
+  /// The events until `done(events)` or the deadline.
+  Events collect(const std::function<bool(const Events&)>& done) { return waiter_->collect(done); }
 
   static std::function<bool(const Events&)> has(EventKind kind, std::size_t n = 1) {
     return [=](const Events& ev) {
@@ -79,9 +71,7 @@ class WaiterTest : public ::testing::TestWithParam<std::string> {
   }
 
   const Backend* backend_ = nullptr;
-  std::vector<pid_t> pids_;
-  std::unique_ptr<EventLoop> loop_;
-  std::unique_ptr<Waiter> waiter_;
+  std::unique_ptr<testing::WaiterThread> waiter_;
 };
 
 TEST_P(WaiterTest, ReportsExitStatusOfZombieNonChild) {
@@ -89,7 +79,7 @@ TEST_P(WaiterTest, ReportsExitStatusOfZombieNonChild) {
   Events ev = start({t.pid()});
   EXPECT_TRUE(ev.empty());
   t.exit(7);
-  collect(ev, has(EventKind::exited));
+  ev = collect(has(EventKind::exited));
   const Event* e = find(ev, EventKind::exited);
   ASSERT_NE(e, nullptr) << "no exit reported before the deadline";
   ASSERT_TRUE(e->status);
@@ -104,7 +94,7 @@ TEST_P(WaiterTest, ReportsKillingSignal) {
   Target t(testing::exit_on_command, Reap::on_request);
   Events ev = start({t.pid()});
   t.kill(SIGKILL);
-  collect(ev, has(EventKind::exited));
+  ev = collect(has(EventKind::exited));
   const Event* e = find(ev, EventKind::exited);
   ASSERT_NE(e, nullptr);
   ASSERT_TRUE(e->status);
@@ -117,7 +107,7 @@ TEST_P(WaiterTest, ZombieAtStartHasAlreadyEnded) {
   t.exit(3);
   t.wait_exited();  // the nursery has seen it exit and has not reaped it
   Events ev = start({t.pid()});
-  collect(ev, has(EventKind::exited));
+  ev = collect(has(EventKind::exited));
   const Event* e = find(ev, EventKind::exited);
   ASSERT_NE(e, nullptr);
   EXPECT_TRUE(e->zombie);
@@ -129,12 +119,12 @@ TEST_P(WaiterTest, FollowsZombieUntilReaped) {
   Target t(testing::exit_on_command, Reap::on_request);
   Events ev = start({t.pid()}, following());
   t.exit(4);
-  collect(ev, has(EventKind::exited));
+  ev = collect(has(EventKind::exited));
   ASSERT_NE(find(ev, EventKind::exited), nullptr);
   EXPECT_TRUE(find(ev, EventKind::exited)->zombie);
   EXPECT_EQ(find(ev, EventKind::reaped), nullptr) << "reported a reap before the parent reaped";
   t.reap();
-  collect(ev, has(EventKind::reaped));
+  ev = collect(has(EventKind::reaped));
   const Event* r = find(ev, EventKind::reaped);
   ASSERT_NE(r, nullptr);
   ASSERT_TRUE(r->status);
@@ -148,32 +138,33 @@ TEST_P(WaiterTest, ReapedAtOnceReportsExitThenReap) {
   Events ev = start({t.pid()}, following());
   t.exit(0);
   t.wait_reaped();
-  collect(ev, has(EventKind::reaped));
+  ev = collect(has(EventKind::reaped));
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[0].kind, EventKind::exited);
   EXPECT_EQ(ev[1].kind, EventKind::reaped);
 }
 
-TEST_P(WaiterTest, MissingPidIsReportedByWatch) {
+TEST(PinAll, AMissingPidIsMissingAndTheOthersArePinned) {
   Target t;
   pid_t gone = testing::unused_pid();
-  Events ev = start({t.pid(), gone});
-  const Event* m = find(ev, EventKind::missing, 1);
-  ASSERT_NE(m, nullptr) << "watch() did not report the missing PID " << gone;
-  EXPECT_EQ(find(ev, EventKind::missing, 0), nullptr);
+  Targets targets = pin_all(std::vector<pid_t>{t.pid(), gone});
+  ASSERT_EQ(targets.pinned.size(), 1u);
+  EXPECT_EQ(targets.pinned[0].pid(), t.pid());
+  EXPECT_TRUE(targets.pinned[0].alive());
+  EXPECT_EQ(targets.missing, std::vector<pid_t>{gone});
 }
 
 TEST_P(WaiterTest, LeaderThreadExitingEarlyIsNotTheEnd) {
   Target t(testing::leader_exits_first, Reap::on_request);
   ASSERT_EQ(t.read_line(), "ready");  // the leader thread is gone, the process lives
   Events ev = start({t.pid()}, {}, 500ms);
-  collect(ev, has(EventKind::exited));
-  EXPECT_TRUE(loop_->timed_out());
+  ev = collect(has(EventKind::exited));
+  EXPECT_TRUE(waiter_->timed_out());
   EXPECT_TRUE(ev.empty()) << "reported the process ended while a thread still runs";
 
   ev = start({t.pid()});
   t.exit(5);
-  collect(ev, has(EventKind::exited));
+  ev = collect(has(EventKind::exited));
   const Event* e = find(ev, EventKind::exited);
   ASSERT_NE(e, nullptr);
   ASSERT_TRUE(e->status);
@@ -183,8 +174,8 @@ TEST_P(WaiterTest, LeaderThreadExitingEarlyIsNotTheEnd) {
 TEST_P(WaiterTest, RunningTargetTimesOut) {
   Target t;
   Events ev = start({t.pid()}, {}, 200ms);
-  collect(ev, has(EventKind::exited));
-  EXPECT_TRUE(loop_->timed_out());
+  ev = collect(has(EventKind::exited));
+  EXPECT_TRUE(waiter_->timed_out());
   EXPECT_TRUE(ev.empty());
 }
 
@@ -192,12 +183,11 @@ TEST_P(WaiterTest, EveryTargetOfAGroupExactlyOnce) {
   TargetGroup group(200);
   Events ev = start(group.pids(), following(), 30s);
   group.finish();
-  collect(ev, has(EventKind::reaped, group.pids().size()));
+  ev = collect(has(EventKind::reaped, group.pids().size()));
   std::map<std::size_t, int> exited, reaped;
   for (const Event& e : ev) {
     if (e.kind == EventKind::exited) ++exited[e.target];
     if (e.kind == EventKind::reaped) ++reaped[e.target];
-    EXPECT_NE(e.kind, EventKind::missing);
   }
   EXPECT_EQ(exited.size(), group.pids().size());
   EXPECT_EQ(reaped.size(), group.pids().size());
@@ -209,8 +199,8 @@ TEST_P(WaiterTest, StopsOnTimeoutWithOthersRunning) {
   Target a, b;
   Events ev = start({a.pid(), b.pid()}, {}, 2s);
   a.exit(0);
-  collect(ev, has(EventKind::exited, 2));
-  EXPECT_TRUE(loop_->timed_out());
+  ev = collect(has(EventKind::exited, 2));
+  EXPECT_TRUE(waiter_->timed_out());
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].target, 0u);
 }

@@ -10,17 +10,15 @@
 namespace pwait {
 
 enum class EventKind {
-  missing,  ///< the PID did not exist when watching began
-  exited,   ///< the whole thread group has exited (it may still be a zombie)
-  reaped,   ///< its parent has reaped it: the PID is gone
+  exited,  ///< the whole thread group has exited (it may still be a zombie)
+  reaped,  ///< its parent has reaped it: the PID is gone
 };
 
 /// One thing that happened to one target. For each target a backend reports
-/// either `missing` once, or `exited` once followed (only when asked to
-/// follow reaps) by `reaped` once.
+/// `exited` once followed (only when asked to follow reaps) by `reaped` once.
 struct Event {
   EventKind kind;
-  std::size_t target;         ///< index into the PIDs given to Waiter::watch
+  std::size_t target;         ///< index into the targets given to Waiter::watch
   std::optional<int> status;  ///< wait(2)-style status; nullopt when it cannot be known
   bool zombie = false;        ///< exited: still a zombie, its parent has not reaped it
   pid_t parent = 0;           ///< zombie: the parent that has not reaped it (0 if unknown)

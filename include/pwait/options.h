@@ -27,17 +27,15 @@ struct Options {
   bool exit_status = false;       ///< -x
 };
 
-/// What parse_options decided: run with the options, or exit with `exit_code`
-/// after printing `output` (help, version) or `error` (one line, on stderr).
+/// What parse_options decided: run with the options, or print `output`
+/// (help, version) and exit 0.
 struct ParseResult {
   std::optional<Options> options;
-  int exit_code = 0;
   std::string output;
-  std::string error;
 };
 
 /// Parses argv. `default_backend` is $PWAIT_BACKEND (empty when unset).
-/// Never throws for bad input and never lets CLI11's exit codes through.
+/// Bad input throws UsageError, whatever CLI11 thought of it.
 ParseResult parse_options(int argc, const char* const* argv, std::string_view default_backend);
 
 // The value parsers, exposed for unit tests. Each throws UsageError with a

@@ -25,8 +25,13 @@ struct ProcStat {
 /// Parses the text of /proc/PID/stat; nullopt when it is malformed.
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
 
-/// Reads /proc/PID/stat; nullopt when no such process (or thread) exists.
+/// Reads /proc/PID/stat; nullopt when no such process (or thread) exists,
+/// or /proc hides it from us (mounted with hidepid).
 std::optional<ProcStat> read_proc_stat(pid_t pid);
+
+/// Whether some process or thread has number `pid` (kill(pid, 0)), whatever
+/// /proc shows us.
+bool process_exists(pid_t pid);
 
 /// The thread-group id of task `pid` (from /proc/PID/status); nullopt if gone.
 /// Differs from `pid` when `pid` names a thread that is not a group leader.
@@ -47,5 +52,23 @@ std::optional<int> zombie_status(pid_t pid, const ProcStat& stat);
 
 /// The largest PID number (/proc/sys/kernel/pid_max; 4194304 if unreadable).
 pid_t pid_max();
+
+/// Whether pwait runs in the initial user namespace (capabilities held in
+/// another hold only there). True when /proc cannot tell.
+bool in_initial_user_namespace();
+
+// ---- ptrace permission, as far as /proc tells (the kernel has the last word)
+
+/// Whether pwait holds CAP_SYS_PTRACE in the initial user namespace: it may
+/// trace any process, and a set-user-ID program a target execs keeps its
+/// privileges (under a tracer without it, the kernel runs it unprivileged).
+bool may_trace_anything();
+/// Why Yama forbids attaching to a non-descendant; nullopt without Yama or
+/// when it allows. `privileged`: may_trace_anything().
+std::optional<std::string> yama_refusal(bool privileged);
+/// Why `pid` cannot be seized: already traced (naming the tracer), or
+/// another user's without the privilege; nullopt when it can be tried (or
+/// it is gone).
+std::optional<std::string> ptrace_refusal(pid_t pid, bool privileged);
 
 }  // namespace pwait

@@ -1,6 +1,7 @@
 #pragma once
-// Turning events into text: the verbose lines and the JSON Lines schema
-// (documented in man/pwait.1). Formatting only; the policy decides what to say.
+// Turning what happened into text: the verbose lines and the JSON Lines
+// schema (documented in man/pwait.1). The policy decides what to say; this
+// says it.
 
 #include <sys/types.h>
 
@@ -26,5 +27,41 @@ std::string json_line(std::string_view kind, pid_t pid, const std::optional<int>
 /// The -x exit code a status stands for: its exit code, 128+N for signal N,
 /// exit_code::status_unknown when unknown.
 int status_exit_code(const std::optional<int>& status);
+
+/// Where pwait's lines go: events on standard output, diagnostics on
+/// standard error. Each call is one line, without its newline.
+class Output {
+ public:
+  virtual void out(std::string_view line) = 0;
+  virtual void err(std::string_view line) = 0;
+
+ protected:
+  ~Output() = default;
+};
+
+/// What pwait says as it waits, in the style asked for (-v, -j or neither).
+class Reporter {
+ public:
+  Reporter(Output& output, bool verbose, bool json, const EventLoop& loop)
+      : output_(output), verbose_(verbose), json_(json), loop_(loop) {}
+  void set_backend(std::string_view name) { backend_ = name; }
+
+  /// A PID that names no process; an error unless `counts_as_ended` (-e).
+  void missing(pid_t pid, bool counts_as_ended);
+  /// An event that moved its target forward.
+  void event(const Event& e, pid_t pid);
+  /// A target still pending when the timeout passed (JSON: one object each).
+  void still_pending(pid_t pid, bool zombie, pid_t parent);
+  /// The -v summary of the timeout: "timed out after 2s; still running: 12 34".
+  void timed_out(Duration timeout, bool reaped, std::string_view pids);
+  /// A diagnostic line: "pwait: " + text.
+  void diagnostic(std::string_view text);
+
+ private:
+  Output& output_;
+  bool verbose_, json_;
+  const EventLoop& loop_;
+  std::string_view backend_;
+};
 
 }  // namespace pwait

@@ -1,7 +1,5 @@
 #pragma once
-// The contract every backend implements.
-
-#include <sys/types.h>
+// The contract every backend implements: a passive Source in the one loop.
 
 #include <optional>
 #include <span>
@@ -9,34 +7,40 @@
 
 #include "pwait/event.h"
 #include "pwait/event_loop.h"
+#include "pwait/pidref.h"
 
 namespace pwait {
 
-/// What the policy asks of a backend, beyond the PIDs.
-struct WatchSpec {
-  bool follow_reap = false;      ///< after `exited`, keep watching until `reaped`
-  std::optional<Duration> interval;  ///< fixed poll interval (poll backend); adaptive when unset
-  /// Someone will look at the status, zombie flag or parent (-x, -v, -j, --reaped).
-  /// When false a backend may report a bare `exited` and skip reading /proc.
+/// What was asked, said once: the probes and the backends read it.
+struct Request {
+  bool follow_reap = false;  ///< --reaped: after `exited`, keep watching until `reaped`
+  /// Someone will look at the status, zombie flag or parent (-x, -v, -j,
+  /// --reaped). When false a backend may report a bare `exited` and skip
+  /// reading /proc.
   bool want_details = true;
+  bool want_status = false;  ///< --exit-status
+  /// Set by `auto` on its first pass when --exit-status was given: a probe
+  /// declines unless every target's exit status can be known, however it ends.
+  bool must_know_status = false;
+  std::optional<Duration> interval = std::nullopt;  ///< fixed poll interval (poll backend); adaptive when unset
+  /// pwait's deadline: a probe or a set-up that waits on the kernel never waits past it.
+  std::optional<Clock::time_point> deadline = std::nullopt;
 };
 
-/// Turns kernel notifications about a set of processes into Events. A Waiter
-/// never decides when pwait is done: it reports, the policy counts.
-class Waiter {
+using Events = std::vector<Event>;
+
+/// Turns the kernel's notifications about a set of pinned processes into
+/// Events, appended to the sink it was created with. Passive: it registers
+/// its fds, timer and signals with the EventLoop and acts only when the loop
+/// calls it. It never decides when pwait is done: it reports, the policy counts.
+class Waiter : public EventLoop::Source {
  public:
   virtual ~Waiter() = default;
-
-  /// Starts watching `pids` (distinct, valid numbers; they stay alive as long
-  /// as the Waiter). Before returning it appends a `missing` event for every
-  /// PID that does not exist, and may append events for targets that have
-  /// already ended. Throws WatchError when a target cannot be watched at all
-  /// (permission, fd limit), naming the target and the reason.
-  virtual void watch(std::span<const pid_t> pids, std::vector<Event>& out) = 0;
-
-  /// Blocks until it has appended at least one event, or the loop has
-  /// stopped (deadline or stop signal). Never reports a target twice.
-  virtual void wait(std::vector<Event>& out) = 0;
+  /// Starts watching `targets` (pinned, distinct; they outlive the Waiter).
+  /// Reports at once every target that has ended already. Throws WatchError
+  /// when a target cannot be watched at all (permission, fd limit), naming
+  /// it and the reason. Every target is released when the Waiter is destroyed.
+  virtual void watch(std::span<PidRef> targets) = 0;
 };
 
 }  // namespace pwait

@@ -1,0 +1,71 @@
+#pragma once
+// ptrace as pwait uses it, mechanics only: seize a process's leader thread
+// with an exit stop, resume every stop at once as if it were not traced,
+// and detach handing back whatever was pending. Single-threaded: the kernel
+// takes ptrace requests for a tracee only from the thread that seized it,
+// so every call comes from the one loop's thread.
+
+#include <sys/types.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <span>
+
+#include "pwait/event_loop.h"
+
+namespace pwait::tracer {
+
+/// PTRACE_SEIZE of `pid` with PTRACE_O_TRACEEXIT: 0, or the errno (EPERM:
+/// not permitted, or a zombie leader; ESRCH: gone).
+int seize(pid_t pid);
+
+/// What one wait status of a traced leader meant, once acted upon.
+struct Step {
+  enum Kind {
+    resumed,      ///< a stop, resumed as if untraced (its signal delivered, a group-stop listened)
+    exit_stop,    ///< the leader is at its exit stop, resumed: `status` is its exit status
+    leader_left,  ///< the leader alone left (pthread_exit) while its threads run: detached
+    ended,        ///< the whole group is gone; our wait handed the zombie to its parent: `status`
+    gone,         ///< the stop ended before we acted (SIGKILL): its end comes next
+  } kind;
+  int status = 0;
+};
+/// Acts on wait status `st` of traced leader `pid`; `threads` says how many
+/// threads its group has (from /proc), to tell a leader's pthread_exit from
+/// the group's exit at the exit stop.
+Step handle(pid_t pid, int st, long threads);
+
+/// One tracee to let go.
+struct Release {
+  pid_t pid;
+  bool past_exit_stop;  ///< it has left its exit stop: it cannot stop again
+};
+/// Interrupts each tracee and detaches it from the stop it reports: a
+/// signal-delivery stop gets its signal back, a group-stop goes back to an
+/// ordinary stop ('T'), an exit stop finishes exiting. Waits at most
+/// `grace` for a tracee to stop (one in uninterruptible sleep is detached by
+/// the kernel when pwait exits). Never throws.
+void release(std::span<const Release> which, Duration grace);
+
+/// Makes sure SIGCHLD reaches the loop for every stop: blocked (read
+/// through the loop's signalfd) and not ignored (for an ignored SIGCHLD the
+/// kernel sends none for ptrace stops). Restores the action when destroyed.
+class ChildSignal {
+ public:
+  ChildSignal();
+  ~ChildSignal();
+  ChildSignal(const ChildSignal&) = delete;
+  ChildSignal& operator=(const ChildSignal&) = delete;
+
+ private:
+  struct sigaction old_action_ {};
+  bool changed_ = false;
+};
+
+/// Stops pwait with job-control signal `sig` (SIGTSTP, SIGTTIN, SIGTTOU) as
+/// its default action would have, once the caller has let go of what must
+/// not be stopped with it; returns once a SIGCONT resumed pwait.
+void stop_self(int sig);
+
+}  // namespace pwait::tracer

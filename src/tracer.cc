@@ -1,0 +1,149 @@
+#include "pwait/tracer.h"
+
+#include <poll.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "pwait/error.h"
+#include "pwait/fd.h"
+
+namespace pwait::tracer {
+namespace {
+
+void* as_data(long v) { return reinterpret_cast<void*>(v); }
+
+bool is_stop_signal(int sig) { return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
+
+// Resumes `pid` from a stop. ESRCH: a SIGKILL ended the stop first; its
+// exit comes through the next wait.
+void resume(__ptrace_request req, pid_t pid, int sig) {
+  if (ptrace(req, pid, nullptr, as_data(sig)) != 0 && errno != ESRCH)
+    throw_errno(req == PTRACE_LISTEN ? "ptrace(PTRACE_LISTEN)" : "ptrace(PTRACE_CONT)", std::to_string(pid));
+}
+
+// True once tracee `pid` is no longer traced.
+bool detach_if_stopped(pid_t pid) noexcept {
+  for (;;) {
+    int st = 0;
+    pid_t r = waitpid(pid, &st, WNOHANG | __WALL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return true;             // ECHILD: not ours any more
+    if (r == 0) return false;           // not stopped yet
+    if (!WIFSTOPPED(st)) return true;   // exited: the wait detached it
+    bool signal_stop = (static_cast<unsigned>(st) >> 16) == 0;
+    ptrace(PTRACE_DETACH, pid, nullptr, as_data(signal_stop ? WSTOPSIG(st) : 0));
+    return true;
+  }
+}
+
+}  // namespace
+
+int seize(pid_t pid) {
+  return ptrace(PTRACE_SEIZE, pid, nullptr, as_data(PTRACE_O_TRACEEXIT)) == 0 ? 0 : errno;
+}
+
+Step handle(pid_t pid, int st, long threads) {
+  if (WIFEXITED(st) || WIFSIGNALED(st)) return {Step::ended, st};
+  if (!WIFSTOPPED(st)) return {Step::resumed};
+  int sig = WSTOPSIG(st);
+  switch (static_cast<unsigned>(st) >> 16) {
+    case PTRACE_EVENT_EXIT: {
+      unsigned long msg = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg) != 0) return {Step::gone};  // SIGKILLed meanwhile
+      if (msg == 0 && threads > 1) {
+        // The leader alone leaves (pthread_exit) and the process lives on.
+        // A traced zombie cannot be detached, so let go now.
+        if (ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0 && errno != ESRCH)
+          throw_errno("ptrace(PTRACE_DETACH)", std::to_string(pid));
+        return {Step::leader_left};
+      }
+      resume(PTRACE_CONT, pid, 0);
+      return {Step::exit_stop, static_cast<int>(msg)};
+    }
+    case PTRACE_EVENT_STOP:
+      // A group-stop: stay stopped, but let SIGCONT (and the real parent's
+      // wait) see it as untraced. Any other trap: carry on.
+      resume(is_stop_signal(sig) ? PTRACE_LISTEN : PTRACE_CONT, pid, 0);
+      return {Step::resumed};
+    case 0:
+      resume(PTRACE_CONT, pid, sig);  // signal-delivery stop: deliver it
+      return {Step::resumed};
+    default:
+      resume(PTRACE_CONT, pid, 0);
+      return {Step::resumed};
+  }
+}
+
+void release(std::span<const Release> which, Duration grace) {
+  // SIGCHLD is blocked (the loop reads it): a signalfd of our own says when
+  // a tracee has stopped.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  Fd sigchld(signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+  // A leader past its exit stop cannot stop again: it is, or is about to
+  // be, a zombie that only a wait detaches, once its whole group is gone.
+  // In a group exit that is a moment away; after pthread_exit, with its
+  // threads running on, only our exit (or theirs) releases it.
+  constexpr Duration kExitingGrace = std::chrono::milliseconds(100);
+  struct Pending {
+    pid_t pid;
+    Clock::time_point until;
+  };
+  auto now = Clock::now();
+  std::vector<Pending> pending;
+  for (const Release& r : which) {
+    if (r.past_exit_stop) pending.push_back({r.pid, now + std::min(grace, kExitingGrace)});
+    else if (ptrace(PTRACE_INTERRUPT, r.pid, nullptr, nullptr) == 0) pending.push_back({r.pid, now + grace});
+  }
+  while (!pending.empty()) {
+    now = Clock::now();
+    std::erase_if(pending, [&](const Pending& p) { return detach_if_stopped(p.pid) || now >= p.until; });
+    if (pending.empty()) break;
+    auto last = std::max_element(pending.begin(), pending.end(),
+                                 [](const Pending& a, const Pending& b) { return a.until < b.until; });
+    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(last->until - now).count());
+    if (sigchld) {
+      pollfd p{sigchld.get(), POLLIN, 0};
+      poll(&p, 1, ms);
+      signalfd_siginfo info;
+      while (read(sigchld.get(), &info, sizeof info) == sizeof info) {
+      }
+    } else {
+      poll(nullptr, 0, std::min(ms, 1));
+    }
+  }
+}
+
+ChildSignal::ChildSignal() {
+  if (sigaction(SIGCHLD, nullptr, &old_action_) != 0) throw_errno("sigaction", "SIGCHLD");
+  // SA_NOCLDSTOP would hide the stops as well.
+  changed_ = old_action_.sa_handler == SIG_IGN || (old_action_.sa_flags & SA_NOCLDSTOP);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  if (changed_ && sigaction(SIGCHLD, &dfl, nullptr) != 0) throw_errno("sigaction", "SIGCHLD");
+}
+
+ChildSignal::~ChildSignal() {
+  if (changed_) sigaction(SIGCHLD, &old_action_, nullptr);
+}
+
+void stop_self(int sig) {
+  // The signal is blocked (the loop watches it): make it pending, then let
+  // it through, and its default action stops pwait right here.
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  raise(sig);
+  pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+  pthread_sigmask(SIG_BLOCK, &one, nullptr);
+}
+
+}  // namespace pwait::tracer
