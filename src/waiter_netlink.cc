@@ -38,7 +38,7 @@ std::unique_ptr<ProcConnector>& probed() {
 class NetlinkWaiter final : public Waiter {
  public:
   NetlinkWaiter(EventLoop& loop, const Request& request, Events& out)
-      : loop_(loop), request_(request), out_(out), reaps_(loop, *this) {}
+      : loop_(loop), request_(request), ends_(out, request.follow_reap), reaps_(loop, *this) {}
 
   void watch(std::span<PidRef> targets) override {
     connector_ = std::move(probed());
@@ -51,6 +51,7 @@ class NetlinkWaiter final : public Waiter {
 
     // Subscribed first, checked second: an exit from now on is in the socket.
     targets_ = targets;
+    ends_.watch(targets);
     state_.resize(targets.size());
     by_pid_.reserve(targets.size());
     for (std::size_t i = 0; i < targets.size(); ++i) by_pid_.push_back({targets[i].pid(), static_cast<Index>(i)});
@@ -87,14 +88,11 @@ class NetlinkWaiter final : public Waiter {
   // Held for every target, so kept small: 20,000 targets must fit in a few MiB.
   using Index = std::uint32_t;
   struct State {
-    int code = 0;    // if has_code: exit_code of the latest exit event of one of its threads
-    int status = 0;  // if has_status: what the exited event reported
-    bool exited : 1 = false;
+    int code = 0;  // if has_code: exit_code of the latest exit event of one of its threads
     bool done : 1 = false;     // nothing more to report
     bool pending : 1 = false;  // an event came in: look at it in settle()
     bool has_code : 1 = false;
     bool code_from_leader : 1 = false;
-    bool has_status : 1 = false;
     bool opened_fd : 1 = false;  // its pidfd was opened for the reap (counts against the budget)
   };
 
@@ -121,7 +119,7 @@ class NetlinkWaiter final : public Waiter {
     auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::pair<pid_t, Index>{tgid, 0});
     if (it == by_pid_.end() || it->first != tgid) return;
     State& s = state_[it->second];
-    if (s.exited) return;
+    if (ends_.exited(it->second)) return;
     // exit_code is the wait status (exit_signal is what the parent gets: SIGCHLD).
     s.code = static_cast<int>(ev.event_data.exit.exit_code);
     s.has_code = true;
@@ -146,7 +144,7 @@ class NetlinkWaiter final : public Waiter {
   // Target `i` had an event: reports it exited if its whole thread group is gone.
   void look(std::size_t i) {
     State& s = state_[i];
-    if (s.exited || s.done) return;
+    if (ends_.exited(i)) return;
     PidRef::Life life = targets_[i].life();
     if (life == PidRef::Life::running) return;  // one thread ended; the process lives on
     if (s.code_from_leader && request_.want_details) {
@@ -180,7 +178,7 @@ class NetlinkWaiter final : public Waiter {
     if (loop_.stopped()) return;  // pwait is ending: no need to look
     for (std::size_t i = 0; i < state_.size(); ++i) {
       State& s = state_[i];
-      if (s.exited || s.done) continue;
+      if (ends_.exited(i)) continue;
       PidRef::Life life = targets_[i].life();
       if (life == PidRef::Life::running) continue;
       if (life == PidRef::Life::reaped) {
@@ -199,16 +197,8 @@ class NetlinkWaiter final : public Waiter {
     if (life == PidRef::Life::reaped) e.status = targets_[i].reaped_status(seen);
     else if (request_.want_details) e = targets_[i].exit_info(seen);
     else e = {seen, true};
-    s.exited = true;
-    s.has_status = e.status.has_value();
-    s.status = e.status.value_or(0);
-    out_.push_back({EventKind::exited, i, e.status, e.zombie, e.parent});
-    if (!request_.follow_reap) {
-      s.done = true;
-      return;
-    }
-    if (!e.zombie) return reaped(i);
-    watch_reap(i);
+    if (ends_.exited(i, e)) watch_reap(i);
+    else s.done = true;
   }
 
   // The zombie's reap: its pidfd reports it (EPOLLHUP), or the ReapWatch
@@ -230,10 +220,9 @@ class NetlinkWaiter final : public Waiter {
     State& s = state_[i];
     if (s.done) return;
     s.done = true;
-    PidRef& t = targets_[i];
-    out_.push_back({EventKind::reaped, i, t.reaped_status(s.has_status ? std::optional<int>(s.status) : std::nullopt)});
+    ends_.reaped(i);
     if (s.opened_fd) {
-      t.close_fd();
+      targets_[i].close_fd();
       --fds_opened_;
     }
   }
@@ -244,7 +233,7 @@ class NetlinkWaiter final : public Waiter {
 
   EventLoop& loop_;
   Request request_;
-  Events& out_;
+  Endings ends_;
   std::unique_ptr<ProcConnector> connector_;
   std::span<PidRef> targets_;
   std::vector<State> state_;

@@ -22,11 +22,11 @@ namespace {
 class PidfdWaiter final : public Waiter {
  public:
   PidfdWaiter(EventLoop& loop, const Request& request, Events& out)
-      : loop_(loop), request_(request), out_(out), reaps_(loop, *this) {}
+      : loop_(loop), request_(request), ends_(out, request.follow_reap), reaps_(loop, *this) {}
 
   void watch(std::span<PidRef> targets) override {
     targets_ = targets;
-    exited_.resize(targets.size());
+    ends_.watch(targets);
     // One-shot: an exited target's pidfd stays readable, and one wake-up is
     // all it may give (re-armed for the reap if asked); level-triggered, a
     // target that has exited already is ready at once.
@@ -36,43 +36,29 @@ class PidfdWaiter final : public Waiter {
 
   void ready(std::uint32_t i, std::uint32_t events) override {
     PidRef& t = targets_[i];
-    if (exited_[i]) {
-      if (events & EPOLLHUP) reaped(i);
+    if (ends_.exited(i)) {
+      if (events & EPOLLHUP) ends_.reaped(i);
       return;
     }
-    exited_[i] = true;
-    if (!request_.want_details) {
-      // Plain `pwait PID...` needs no status: no /proc read per exit, which
-      // with 20,000 targets is most of the work.
-      out_.push_back({EventKind::exited, i, std::nullopt});
-      return;
-    }
-    ExitInfo e = (events & EPOLLHUP) ? ExitInfo{t.reaped_status(std::nullopt)} : t.exit_info(std::nullopt);
-    out_.push_back({EventKind::exited, i, e.status, e.zombie, e.parent});
-    if (!request_.follow_reap) return;
-    if (!e.zombie) return reaped(i);
-    status_.resize(targets_.size());
-    status_[i] = e.status;
+    // Plain `pwait PID...` needs no status: no /proc read per exit, which
+    // with 20,000 targets is most of the work.
+    ExitInfo e = !request_.want_details ? ExitInfo{}
+                 : (events & EPOLLHUP)  ? ExitInfo{t.reaped_status(std::nullopt)}
+                                        : t.exit_info(std::nullopt);
     // From now on only EPOLLHUP (the reap) may wake us, or, where pidfds
     // report no reap, the ReapWatch looks.
-    if (reaps_.follow(i)) loop_.modify(t.fd(), EPOLLONESHOT, *this, i);
+    if (ends_.exited(i, e) && reaps_.follow(i)) loop_.modify(t.fd(), EPOLLONESHOT, *this, i);
   }
 
   void expired() override {
-    reaps_.poll([&](std::size_t i) { return targets_[i].alive(); }, [&](std::size_t i) { reaped(i); });
+    reaps_.poll([&](std::size_t i) { return targets_[i].alive(); }, [&](std::size_t i) { ends_.reaped(i); });
   }
 
  private:
-  void reaped(std::size_t i) {
-    out_.push_back({EventKind::reaped, i, targets_[i].reaped_status(status_.empty() ? std::nullopt : status_[i])});
-  }
-
   EventLoop& loop_;
   Request request_;
-  Events& out_;
   std::span<PidRef> targets_;
-  std::vector<bool> exited_;
-  std::vector<std::optional<int>> status_;  // with --reaped: what `exited` said
+  Endings ends_;
   ReapWatch reaps_;
 };
 

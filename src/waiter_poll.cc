@@ -25,11 +25,12 @@ constexpr Duration kMaxStretched = milliseconds(1000);
 
 class PollWaiter final : public Waiter {
  public:
-  PollWaiter(EventLoop& loop, const Request& request, Events& out) : loop_(loop), request_(request), out_(out) {}
+  PollWaiter(EventLoop& loop, const Request& request, Events& out)
+      : loop_(loop), request_(request), ends_(out, request.follow_reap) {}
 
   void watch(std::span<PidRef> targets) override {
     targets_ = targets;
-    exited_.resize(targets.size());
+    ends_.watch(targets);
     live_.reserve(targets.size());
     for (std::size_t i = 0; i < targets.size(); ++i) live_.push_back(i);
     sweep();
@@ -50,24 +51,17 @@ class PollWaiter final : public Waiter {
     PidRef& t = targets_[i];
     PidRef::Life life = t.life();
     if (life == PidRef::Life::running) return false;
-    if (life == PidRef::Life::exited && exited_[i]) return false;  // still a zombie
-    if (!exited_[i]) {
-      exited_[i] = true;
-      ExitInfo e;
-      // Gone between two looks: it exited and was reaped unseen.
-      if (life == PidRef::Life::reaped) e.status = t.reaped_status(std::nullopt);
-      else if (request_.want_details) e = t.exit_info(std::nullopt);
-      else e.zombie = true;
-      out_.push_back({EventKind::exited, i, e.status, e.zombie, e.parent});
-      if (!request_.follow_reap) return true;
-      if (e.zombie) {
-        status_.resize(targets_.size());
-        status_[i] = e.status;
-        return false;
-      }
+    if (ends_.exited(i)) {
+      if (life == PidRef::Life::exited) return false;  // still a zombie
+      ends_.reaped(i);
+      return true;
     }
-    out_.push_back({EventKind::reaped, i, t.reaped_status(status_.empty() ? std::nullopt : status_[i])});
-    return true;
+    ExitInfo e;
+    // Gone between two looks: it exited and was reaped unseen.
+    if (life == PidRef::Life::reaped) e.status = t.reaped_status(std::nullopt);
+    else if (request_.want_details) e = t.exit_info(std::nullopt);
+    else e.zombie = true;
+    return !ends_.exited(i, e);
   }
 
   Duration next_interval() {
@@ -78,10 +72,8 @@ class PollWaiter final : public Waiter {
 
   EventLoop& loop_;
   Request request_;
-  Events& out_;
   std::span<PidRef> targets_;
-  std::vector<bool> exited_;
-  std::vector<std::optional<int>> status_;  // with --reaped: what `exited` said
+  Endings ends_;
   std::vector<std::size_t> live_;           // targets still to look at
   Duration interval_{};
   Duration last_sweep_{};

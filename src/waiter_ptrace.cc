@@ -63,7 +63,7 @@ bool ignored(int sig) {
 class PtraceWaiter final : public Waiter {
  public:
   PtraceWaiter(EventLoop& loop, const Request& request, Events& out)
-      : loop_(loop), request_(request), out_(out), reaps_(loop, *this) {
+      : loop_(loop), request_(request), ends_(out, request.follow_reap), reaps_(loop, *this) {
     loop_.watch_signal(SIGCHLD, *this);
     for (int sig : kJobControlStops)
       if (!ignored(sig)) loop_.watch_signal(sig, *this);
@@ -76,6 +76,7 @@ class PtraceWaiter final : public Waiter {
 
   void watch(std::span<PidRef> targets) override {
     targets_ = targets;
+    ends_.watch(targets);
     state_.resize(targets.size());
     by_pid_.reserve(targets.size());
     for (std::size_t i = 0; i < targets.size(); ++i) by_pid_.push_back({targets[i].pid(), i});
@@ -121,7 +122,6 @@ class PtraceWaiter final : public Waiter {
     bool in_epoll = false;        // its pidfd is in the loop
     bool past_exit_stop = false;  // the leader left its exit stop (it may be a zombie)
     std::optional<int> exit_stop_status;
-    std::optional<int> status;    // what `exited` reported
   };
 
   // Puts target i's pidfd in the loop with `events`, or changes them.
@@ -239,14 +239,10 @@ class PtraceWaiter final : public Waiter {
   void report_exited(std::size_t i, std::optional<int> seen) {
     State& s = state_[i];
     PidRef& t = targets_[i];
-    ExitInfo e = t.exit_info(seen ? seen : s.exit_stop_status);
-    s.status = e.status;
     s.mode = Mode::idle;
-    out_.push_back({EventKind::exited, i, e.status, e.zombie, e.parent});
-    if (!request_.follow_reap || !e.zombie) {
+    if (!ends_.exited(i, t.exit_info(seen ? seen : s.exit_stop_status))) {
       if (s.in_epoll) loop_.remove(t.fd());
       s.in_epoll = false;
-      if (request_.follow_reap) report_reaped(i);
       return;
     }
     s.mode = Mode::exited;
@@ -257,9 +253,8 @@ class PtraceWaiter final : public Waiter {
   }
 
   void report_reaped(std::size_t i) {
-    State& s = state_[i];
-    out_.push_back({EventKind::reaped, i, targets_[i].reaped_status(s.status)});
-    s.mode = Mode::idle;
+    ends_.reaped(i);
+    state_[i].mode = Mode::idle;
   }
 
   // Every target still traced, to let go.
@@ -296,7 +291,7 @@ class PtraceWaiter final : public Waiter {
 
   EventLoop& loop_;
   Request request_;
-  Events& out_;
+  Endings ends_;
   tracer::ChildSignal child_signal_;
   std::span<PidRef> targets_;
   std::vector<State> state_;

@@ -43,4 +43,38 @@ class Waiter : public EventLoop::Source {
   virtual void watch(std::span<PidRef> targets) = 0;
 };
 
+/// What every backend does with a target's end, in one place: reports
+/// `exited` once with what it learnt (PidRef::exit_info), and `reaped` once,
+/// with the status the kernel kept for the reap where it kept one, else the
+/// one reported at the exit.
+class Endings {
+ public:
+  Endings(Events& out, bool follow_reap) : out_(out), follow_reap_(follow_reap) {}
+  void watch(std::span<PidRef> targets) {
+    targets_ = targets;
+    exited_.resize(targets.size());
+    if (follow_reap_) status_.resize(targets.size());
+  }
+  bool exited(std::size_t i) const { return exited_[i]; }
+  /// Reports target `i` exited, and with --reaped, reaped too if it is no zombie.
+  /// True when its reap is still to come.
+  bool exited(std::size_t i, const ExitInfo& e) {
+    exited_[i] = true;
+    out_.push_back({EventKind::exited, i, e.status, e.zombie, e.parent});
+    if (!follow_reap_) return false;
+    status_[i] = e.status;
+    if (e.zombie) return true;
+    reaped(i);
+    return false;
+  }
+  void reaped(std::size_t i) { out_.push_back({EventKind::reaped, i, targets_[i].reaped_status(status_[i])}); }
+
+ private:
+  Events& out_;
+  const bool follow_reap_;
+  std::span<PidRef> targets_;
+  std::vector<bool> exited_;
+  std::vector<std::optional<int>> status_;  // with --reaped: what `exited` said
+};
+
 }  // namespace pwait
