@@ -28,19 +28,19 @@ int to_epoll_timeout(std::optional<Clock::time_point> when) {
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
-bool ignored(int sig) {
+}  // namespace
+
+bool signal_ignored(int sig) {
   struct sigaction old {};
   return sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
 }
-
-}  // namespace
 
 EventLoop::EventLoop(Clock::time_point started, std::optional<Duration> timeout) : started_(started) {
   epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) throw_errno("epoll_create1");
   sigemptyset(&watched_);
   for (int sig : stop_signals)
-    if (!ignored(sig)) sigaddset(&watched_, sig);
+    if (!signal_ignored(sig)) sigaddset(&watched_, sig);
   if (sigprocmask(SIG_BLOCK, &watched_, nullptr) != 0) throw_errno("sigprocmask");
   signals_ = Fd(signalfd(-1, &watched_, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!signals_) throw_errno("signalfd");

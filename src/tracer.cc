@@ -11,8 +11,13 @@
 #include <string>
 #include <vector>
 
+#include <cstring>
+
+#include <fmt/format.h>
+
 #include "pwait/error.h"
 #include "pwait/fd.h"
+#include "pwait/proc.h"
 
 namespace pwait::tracer {
 namespace {
@@ -47,6 +52,26 @@ bool detach_if_stopped(pid_t pid) noexcept {
 
 int seize(pid_t pid) {
   return ptrace(PTRACE_SEIZE, pid, nullptr, as_data(PTRACE_O_TRACEEXIT)) == 0 ? 0 : errno;
+}
+
+void refuse(pid_t pid, int err) {
+  if (err == EPERM) {
+    bool privileged = may_trace_anything();
+    if (auto why = ptrace_refusal(pid, privileged)) throw WatchError(*why);
+    if (auto why = yama_refusal(privileged)) throw WatchError(fmt::format("{}: {}", pid, *why));
+    throw WatchError(fmt::format("{}: ptrace(PTRACE_SEIZE): {}", pid, strerror(err)));
+  }
+  throw_error(err, "ptrace(PTRACE_SEIZE)", std::to_string(pid));
+}
+
+pid_t waitable() {
+  for (;;) {
+    siginfo_t peek{};
+    if (waitid(P_ALL, 0, &peek, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) == 0) return peek.si_pid;
+    if (errno == EINTR) continue;
+    if (errno != ECHILD) throw_errno("waitid", "P_ALL");
+    return 0;  // no tracee and no child at all
+  }
 }
 
 Step handle(pid_t pid, int st, long threads) {

@@ -55,18 +55,13 @@ constexpr Duration kDetachGrace = milliseconds(2000);
 constexpr std::size_t kServeEvery = 256;
 constexpr int kJobControlStops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
 
-bool ignored(int sig) {
-  struct sigaction old {};
-  return sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
-}
-
 class PtraceWaiter final : public Waiter {
  public:
   PtraceWaiter(EventLoop& loop, const Request& request, Events& out)
       : loop_(loop), request_(request), ends_(out, request.follow_reap), reaps_(loop, *this) {
     loop_.watch_signal(SIGCHLD, *this);
     for (int sig : kJobControlStops)
-      if (!ignored(sig)) loop_.watch_signal(sig, *this);
+      if (!signal_ignored(sig)) loop_.watch_signal(sig, *this);
   }
 
   ~PtraceWaiter() override {
@@ -163,12 +158,8 @@ class PtraceWaiter final : public Waiter {
         s.mode = Mode::untraced;
         return poll_pidfd(i, EPOLLIN);
       }
-      bool privileged = may_trace_anything();
-      if (auto why = ptrace_refusal(t.pid(), privileged)) throw WatchError(*why);
-      if (auto why = yama_refusal(privileged)) throw WatchError(fmt::format("{}: {}", t.pid(), *why));
-      throw WatchError(fmt::format("{}: ptrace(PTRACE_SEIZE): {}", t.pid(), strerror(err)));
     }
-    throw_error(err, "ptrace(PTRACE_SEIZE)", std::to_string(t.pid()));
+    tracer::refuse(t.pid(), err);
   }
 
   // Handles the stops and exits waiting for the traced targets. A peek at
@@ -178,15 +169,10 @@ class PtraceWaiter final : public Waiter {
   // every target.
   void drain_children(bool scan_all) {
     while (!scan_all) {
-      siginfo_t peek{};
-      if (waitid(P_ALL, 0, &peek, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0) {
-        if (errno == EINTR) continue;
-        if (errno != ECHILD) throw_errno("waitid", "P_ALL");
-        return;  // no tracee and no child at all
-      }
-      if (peek.si_pid == 0) return;  // nothing waitable
-      auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::pair<pid_t, std::size_t>{peek.si_pid, 0});
-      if (it == by_pid_.end() || it->first != peek.si_pid || !serve(it->second)) scan_all = true;
+      pid_t pid = tracer::waitable();
+      if (pid == 0) return;  // nothing waitable
+      auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::pair<pid_t, std::size_t>{pid, 0});
+      if (it == by_pid_.end() || it->first != pid || !serve(it->second)) scan_all = true;
     }
     for (std::size_t i = 0; i < targets_.size(); ++i) serve(i);
   }

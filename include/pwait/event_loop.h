@@ -26,6 +26,10 @@ using Clock = std::chrono::steady_clock;
 /// when pwait started (nohup, a script's background job): those stay ignored.
 inline constexpr std::array<int, 3> stop_signals = {SIGINT, SIGTERM, SIGHUP};
 
+/// Whether `sig` was ignored when pwait started (SIG_IGN survives execve):
+/// pwait leaves such a signal alone.
+bool signal_ignored(int sig);
+
 class EventLoop {
  public:
   /// Something the loop serves. Each call happens inside run_once().

@@ -20,6 +20,14 @@ namespace pwait::tracer {
 /// not permitted, or a zombie leader; ESRCH: gone).
 int seize(pid_t pid);
 
+/// Throws WatchError saying why seizing `pid` failed with `err` (EPERM:
+/// already traced, another user's, Yama), or std::system_error.
+[[noreturn]] void refuse(pid_t pid, int err);
+
+/// The PID of a child or tracee of ours with something to wait for (a stop,
+/// an exit), without consuming it; 0 when there is none.
+pid_t waitable();
+
 /// What one wait status of a traced leader meant, once acted upon.
 struct Step {
   enum Kind {
