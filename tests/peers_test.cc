@@ -4,8 +4,9 @@
 // testsuite/pwait.test (pidwait) and pgrep.test, and coreutils'
 // tests/tail/pid.sh and pid-pipe.sh. One TEST per peer case, named after it;
 // the comment above each cites the source file and case and says what the
-// peer expects. /work/notes/peers.md holds the whole inventory with a verdict
-// for every case, including those that do not apply.
+// peer expects. Cases with nothing to port have no test: pgrep's output
+// formats (-c, -d, -l, -a, -Q, --quiet), its --env and -r criteria, and
+// pkill's signalling.
 //
 // A case either passes as the peer states it (with the peer's flag mapped
 // to pwait's), or is a documented difference: the test then asserts pwait's
