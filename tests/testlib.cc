@@ -514,6 +514,24 @@ Result Command::wait(std::chrono::milliseconds deadline) {
   return result_;
 }
 
+Result Command::output_when(const std::function<bool(const Result&)>& ready,
+                            std::chrono::milliseconds deadline) {
+  auto until = Steady::now() + deadline;
+  for (;;) {
+    if (ready(result_)) return result_;
+    if (!out_ && !err_)
+      throw std::runtime_error("the command closed its output before writing what was awaited; stdout: [" +
+                               result_.out + "] stderr: [" + result_.err + "]");
+    pollfd p[2] = {{out_.get(), POLLIN, 0}, {err_.get(), POLLIN, 0}};
+    int r = poll(p, 2, ms_left(until));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0)
+      throw DeadlineError("deadline passed waiting for the command's output; stdout so far: [" + result_.out +
+                          "] stderr so far: [" + result_.err + "]");
+    drain(false, until);
+  }
+}
+
 void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline) {
   auto until = Steady::now() + deadline;
   std::string path = "/proc/" + std::to_string(pid) + "/syscall";

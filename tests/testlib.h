@@ -156,6 +156,11 @@ class Command {
   bool running_after(std::chrono::milliseconds within);
   /// Waits for it to end and collects its output.
   Result wait(std::chrono::milliseconds deadline = kDeadline);
+  /// While it runs: reads its output until `ready` holds for what it has
+  /// written so far, and returns that. Throws DeadlineError when `deadline`
+  /// passes first, std::runtime_error when it closes its output first.
+  Result output_when(const std::function<bool(const Result&)>& ready,
+                     std::chrono::milliseconds deadline = kDeadline);
 
  private:
   void drain(bool block_until_eof, std::chrono::steady_clock::time_point until);
