@@ -112,7 +112,8 @@ std::string ended_early(Command& c) {
 std::vector<std::string> usable_backends() {
   std::vector<std::string> names;
   for (const Backend& b : backends())
-    if (!b.probe({})) names.emplace_back(b.name);
+    if (!b.probe({}, {})) names.emplace_back(b.name);
+  release_backends(backends());
   return names;
 }
 
@@ -750,7 +751,7 @@ std::string handle_of(pid_t pid) {
 // 6.9: a pidfd's inode names its process only on pidfs.
 #define SKIP_WITHOUT_PIDFS()                                                      \
   do {                                                                            \
-    if (!kernel_at_least(6, 9)) {                                                 \
+    if (!pidfd_features().inode) {                                                \
       GTEST_SKIP() << "pidfd inodes identify processes from Linux 6.9 (pidfs)"; \
     }                                                                             \
   } while (0)
