@@ -103,7 +103,7 @@ _pwait_values()
     local line
     case $1 in
         file)
-            compopt -o filenames 2>/dev/null
+            compopt -o filenames +o nosort 2>/dev/null
             mapfile -t -O "${#_pwait_words[@]}" _pwait_words < <(compgen -f -- "$cur")
             ;;
         backend)
@@ -166,6 +166,7 @@ _pwait()
             expect=$_pwait_kind
         fi
     done
+    # Options in the order of --help, PIDs numerically: as the lists are made.
     compopt -o nosort 2>/dev/null
     if [[ $expect ]]; then
         _pwait_values "$expect"
