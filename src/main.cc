@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
       return exit_code::ok;
     }
     if (parsed.options->list_backends) {
-      list_backends(output);
+      list_backends(*parsed.options, output);
       return exit_code::ok;
     }
     int code = run(*parsed.options, started, output);

@@ -18,45 +18,46 @@
 #include "pwait/exit_codes.h"
 #include "pwait/fd.h"
 #include "pwait/proc.h"
+#include "pwait/report.h"
 
 namespace pwait {
 namespace {
 
 constexpr const char* kHelp = R"(Usage: pwait [options] PID...
+       pwait [options] -F FILE [PID...]
+       pwait --list-backends [PID...]
 Wait for processes to end (any process, not only children) and say how they ended.
 
-  PID                     decimal process ID, 1..pid_max; duplicates count once
-  -F, --pidfile FILE      read more PIDs from FILE (whitespace separated; '-' is stdin); repeatable
+  PID                     a process ID, or PID:INODE (util-linux's handle: only that
+                          process will do); one that names no process is missing
+  -F, --pidfile FILE      read more PIDs from FILE ('-' is stdin), as they come: separated
+                          by white space or commas, '#' starts a comment; repeatable
   -o, --any               return when the first target has ended
   -c, --count N           return when N targets have ended (1 <= N <= number of targets)
   -r, --reaped            a target ends when it is reaped (gone), not when it exits (zombie)
-  -e, --exited            a PID that does not exist counts as already ended (default: error)
-  -t, --timeout DURATION  give up after DURATION: 10, 1.5, 1.5s, 250ms, 2m, 1h
+  -e, --exited            a PID that names no process counts as ended (default: an error)
+  -t, --timeout DURATION  give up after DURATION (from pwait's start, reading pidfiles
+                          included): 10, 1.5, 250ms, 2m, 1h, 1d; 0 means never; at most 10^8 s
   -b, --backend NAME      auto, pidfd, netlink, ptrace, poll; default from PWAIT_BACKEND, else auto
-      --list-backends     print every backend, usable here or not, with the reason; exit 0
-      --interval DURATION poll backend interval (default: adaptive, 5ms up to 100ms; up to 1s for thousands)
+      --list-backends     print every backend, usable here or not, and why; with PIDs, whether
+                          it can serve those; exit 0
+      --interval DURATION with --backend poll: its interval (default: adaptive, 5ms up to 100ms)
   -v, --verbose           one line per event on stdout
   -j, --json              one JSON object per event on stdout (JSON Lines)
   -x, --exit-status       exit with the first failure among the targets
   -h, --help              print this help and exit
   -V, --version           print the version and exit
 
-Exit status: 0 condition met; 1 a PID did not exist (without -e); 2 usage error;
-3 a target cannot be watched; 124 timeout; 125 (-x) a target's status is unknown;
-128+N pwait stopped by signal N. With -x: the first failed target's exit code, or
-128+N if signal N killed it. See pwait(1).
-)";
+Exit status: 0 condition met; 1 a PID named no process (without -e), or nothing to
+wait for; 2 usage error; 3 a target cannot be watched; 124 timeout; 125 (-x) a
+target's status is unknown; 128+N pwait stopped by signal N. With -x: the first
+failed target's exit code, or 128+N if signal N killed it. See pwait(1).
 
-// Printable, bounded form of user input for error messages.
-std::string shown(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 40)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? std::string(1, c) : fmt::format("\\x{:02x}", u);
-  }
-  if (s.size() > 40) out += "...";
-  return "'" + out + "'";
-}
+Examples:
+  pwait 1234 && next-step         run next-step once process 1234 has ended
+  pwait -x -t 10m -F jobs.pid     CI: fail if a job failed, give up after ten minutes
+  pwait -o -v 1234 5678           wait for the first of two, and say how it ended
+)";
 
 // Whether CLI11 takes `arg` for an option: "--" or "-" then a name's first
 // character; "-5" is a value (a bad PID) unless an option -5 exists.
@@ -86,39 +87,31 @@ bool value_follows(const CLI::App& app, std::string_view arg) {
   return false;
 }
 
-// Distinct PIDs in the order first given, without hashing: a sorted copy
-// says where each PID's "seen" mark lives.
-std::vector<pid_t> first_occurrences(std::vector<pid_t> all) {
-  std::vector<pid_t> sorted = all;
-  std::sort(sorted.begin(), sorted.end());
-  if (std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end()) return all;
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  std::vector<bool> seen(sorted.size());
-  std::vector<pid_t> out;
-  out.reserve(sorted.size());
-  for (pid_t p : all) {
-    auto k = static_cast<std::size_t>(std::lower_bound(sorted.begin(), sorted.end(), p) - sorted.begin());
-    if (!seen[k]) {
-      seen[k] = true;
-      out.push_back(p);
-    }
+// Checks option token `arg` (it starts with '-') before CLI11 sees it, so
+// that no parser-library wording reaches the user: an unknown option, a flag
+// given a value, a value option at the end without its value.
+void check_option(const CLI::App& app, std::string_view arg, bool value_next) {
+  auto takes_value = [](const CLI::Option* opt) { return opt->get_items_expected_min() > 0; };
+  if (arg.starts_with("--")) {
+    std::string_view name = arg.substr(0, arg.find('='));
+    const CLI::Option* opt = app.get_option_no_throw(std::string(name));
+    if (!opt) throw UsageError(fmt::format("unknown option {}", shown(name)));
+    bool has_value = name.size() < arg.size();
+    if (!takes_value(opt) && has_value) throw UsageError(fmt::format("option {} takes no value", name));
+    if (takes_value(opt) && !has_value && !value_next) throw UsageError(fmt::format("option {} needs a value", name));
+    return;
   }
-  return out;
+  for (std::size_t j = 1; j < arg.size(); ++j) {
+    std::string letter{'-', arg[j]};
+    const CLI::Option* opt = app.get_option_no_throw(letter);
+    if (!opt) throw UsageError(fmt::format("unknown option {}", shown(letter)));
+    if (!takes_value(opt)) continue;
+    if (j + 1 == arg.size() && !value_next) throw UsageError(fmt::format("option {} needs a value", letter));
+    return;  // the rest of the cluster is its value
+  }
 }
 
 }  // namespace
-
-pid_t parse_pid(std::string_view text) {
-  unsigned long long v = 0;
-  bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (!digits || ec == std::errc::invalid_argument || p != text.data() + text.size())
-    throw UsageError(fmt::format("invalid PID {}: not a decimal number", shown(text)));
-  pid_t max = pid_max();
-  if (ec == std::errc::result_out_of_range || v < 1 || v > static_cast<unsigned long long>(max))
-    throw UsageError(fmt::format("invalid PID {}: out of range 1..{}", shown(text), max));
-  return static_cast<pid_t>(v);
-}
 
 Duration parse_duration(std::string_view text, std::string_view what) {
   auto bad = [&](std::string_view why) {
@@ -129,81 +122,36 @@ Duration parse_duration(std::string_view text, std::string_view what) {
   std::string_view number = text.substr(0, n), unit = text.substr(n);
   if (number.empty() || number.front() == '.' || number.back() == '.' ||
       std::count(number.begin(), number.end(), '.') > 1)
-    throw bad("expected a number with an optional unit ms, s, m or h (e.g. 1.5s)");
+    throw bad("expected a number with an optional unit ms, s, m, h or d (e.g. 1.5s)");
   double scale;
   if (unit.empty() || unit == "s") scale = 1;
   else if (unit == "ms") scale = 1e-3;
   else if (unit == "m") scale = 60;
   else if (unit == "h") scale = 3600;
-  else throw bad("unknown unit (use ms, s, m or h)");
+  else if (unit == "d") scale = 86400;
+  else throw bad("unknown unit (use ms, s, m, h or d)");
   double value = 0;
   auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (ec != std::errc() || p != number.data() + number.size()) throw bad("not a number");
   double seconds = value * scale;
-  constexpr double kMax = 100.0 * 365 * 24 * 3600;  // a century: past that, a typo
-  if (!std::isfinite(seconds) || seconds > kMax) throw bad("too long");
+  if (!std::isfinite(seconds) || seconds > kMaxTimeoutSeconds)
+    throw bad(fmt::format("longer than {:.0f}s (about 3 years), the most pwait waits", kMaxTimeoutSeconds));
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
-}
-
-std::vector<pid_t> parse_pid_list(std::string_view content, std::string_view name) {
-  std::vector<pid_t> pids;
-  constexpr std::string_view ws = " \t\r\n\v\f";
-  while (true) {
-    auto b = content.find_first_not_of(ws);
-    if (b == std::string_view::npos) break;
-    content.remove_prefix(b);
-    auto e = std::min(content.find_first_of(ws), content.size());
-    try {
-      pids.push_back(parse_pid(content.substr(0, e)));
-    } catch (const UsageError& err) {
-      throw UsageError(fmt::format("pidfile {}: {}", name, err.what()));
-    }
-    content.remove_prefix(e);
-  }
-  return pids;
-}
-
-std::vector<pid_t> read_pidfile(const std::string& path) {
-  // A pidfile is small; cap the read so /dev/zero or a huge log is an error, not a hang.
-  constexpr std::size_t kMaxSize = 16 << 20;
-  Fd owned;
-  int fd = 0;
-  if (path != "-") {
-    owned = Fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!owned) throw UsageError(fmt::format("pidfile {}: {}", path, strerror(errno)));
-    struct stat st{};
-    if (fstat(owned.get(), &st) == 0 && S_ISDIR(st.st_mode))
-      throw UsageError(fmt::format("pidfile {}: {}", path, strerror(EISDIR)));
-    fd = owned.get();
-  }
-  std::string content;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw UsageError(fmt::format("pidfile {}: {}", path, strerror(errno)));
-    if (n == 0) break;
-    content.append(buf, static_cast<std::size_t>(n));
-    if (content.size() > kMaxSize)
-      throw UsageError(fmt::format("pidfile {}: larger than {} MiB, not a list of PIDs", path, kMaxSize >> 20));
-  }
-  if (content.find('\0') != std::string::npos)
-    throw UsageError(fmt::format("pidfile {}: binary data, not a list of PIDs", path));
-  return parse_pid_list(content, path);
 }
 
 ParseResult parse_options(int argc, const char* const* argv, std::string_view default_backend) {
   ParseResult result;
   Options o;
-  std::vector<std::string> pidfiles;
   std::string count, timeout, interval, backend;
   bool any = false, help = false, version = false;
 
   CLI::App app{"pwait"};
   app.set_help_flag();  // our own help text, kept in step with man/pwait.1
+  // An option given twice: the last one counts, as with most tools.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("-h,--help", help);
   app.add_flag("-V,--version", version);
-  app.add_option("-F,--pidfile", pidfiles)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("-F,--pidfile", o.pidfiles)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("-o,--any", any);
   auto* count_opt = app.add_option("-c,--count", count);
   app.add_flag("-r,--reaped", o.reaped);
@@ -218,26 +166,28 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
 
   // The PIDs never reach CLI11, which would hold each as a string several
   // times over (megabytes with 20,000 targets): every argument that is not
-  // an option or an option's value is a PID, as is everything after "--".
-  std::vector<const char*> options{argv[0]}, pid_args;
+  // an option or an option's value is a target, as is everything after "--".
+  std::vector<const char*> options{argv[0]}, operands;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--") {
-      pid_args.insert(pid_args.end(), argv + i + 1, argv + argc);
+      operands.insert(operands.end(), argv + i + 1, argv + argc);
       break;
     }
     if (!is_option(app, arg)) {
-      pid_args.push_back(argv[i]);
+      operands.push_back(argv[i]);
       continue;
     }
+    check_option(app, arg, i + 1 < argc);
     options.push_back(argv[i]);
     if (i + 1 < argc && value_follows(app, arg)) options.push_back(argv[++i]);
   }
   try {
     app.parse(static_cast<int>(options.size()), options.data());
-  } catch (const CLI::ParseError& e) {
-    std::string what = e.what();
-    throw UsageError(what.empty() ? "invalid arguments" : what);
+  } catch (const CLI::ParseError&) {
+    // check_option() caught what CLI11 refuses; should it refuse more, the
+    // words stay ours.
+    throw UsageError("invalid options");
   }
   if (help) {
     result.output = kHelp;
@@ -248,45 +198,47 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
     return result;
   }
 
-  {
-    o.backend = backend_opt->count() ? backend : !default_backend.empty() ? std::string(default_backend) : "auto";
-    if (o.backend != "auto" && !find_backend(o.backend))
-      throw UsageError(fmt::format("unknown backend {}{} (try --list-backends)", shown(o.backend),
-                                   backend_opt->count() ? "" : " from PWAIT_BACKEND"));
-    if (o.list_backends) {
-      result.options = o;
-      return result;
-    }
-    if (timeout_opt->count()) o.timeout = parse_duration(timeout, "timeout");
-    if (interval_opt->count()) {
-      o.interval = parse_duration(interval, "interval");
-      if (*o.interval < std::chrono::milliseconds(1))
-        throw UsageError(fmt::format("invalid interval {}: must be at least 1ms", shown(interval)));
-    }
-    std::vector<pid_t> all;
-    all.reserve(pid_args.size());
-    for (const char* a : pid_args) all.push_back(parse_pid(a));
-    std::vector<const char*>().swap(pid_args);
-    for (auto& f : pidfiles) {
-      auto more = read_pidfile(f);
-      all.insert(all.end(), more.begin(), more.end());
-    }
-    o.pids = first_occurrences(std::move(all));
-    if (o.pids.empty()) throw UsageError("no PID given");
-    if (any && count_opt->count()) throw UsageError("--any and --count exclude each other");
-    if (any) o.count = 1;
-    if (count_opt->count()) {
-      std::size_t n = 0;
-      auto [p, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
-      if (ec != std::errc() || p != count.data() + count.size() || n < 1 || n > o.pids.size())
-        throw UsageError(fmt::format("invalid count {}: must be a number from 1 to {} (the number of targets)",
-                                     shown(count), o.pids.size()));
-      o.count = n;
-    }
-    if (o.verbose && o.json) throw UsageError("--verbose and --json exclude each other");
-    for (pid_t p : o.pids)
-      if (p == getpid()) throw UsageError(fmt::format("{}: is pwait itself; it cannot wait for its own end", p));
+  o.backend = backend_opt->count() ? backend : !default_backend.empty() ? std::string(default_backend) : "auto";
+  if (o.backend != "auto" && !find_backend(o.backend)) {
+    UsageError e(fmt::format("unknown backend {}{}", shown(o.backend), backend_opt->count() ? "" : " from PWAIT_BACKEND"));
+    e.hint = "try --list-backends";
+    throw e;
   }
+  o.operands.reserve(operands.size());
+  for (const char* a : operands) o.operands.push_back(parse_named(a));
+  std::vector<const char*>().swap(operands);
+  for (const Named& n : o.operands)
+    if (n.pid == getpid()) throw UsageError(fmt::format("{}: is pwait itself; it cannot wait for its own end", n.pid));
+  if (o.list_backends) {
+    if (!o.pidfiles.empty()) throw UsageError("--list-backends takes PIDs as operands, not from --pidfile");
+    result.options = std::move(o);
+    return result;
+  }
+  if (timeout_opt->count()) {
+    Duration d = parse_duration(timeout, "timeout");
+    if (d > Duration::zero()) o.timeout = d;  // 0: no timeout, as timeout(1) and the other waiters
+  }
+  if (interval_opt->count()) {
+    if (o.backend != "poll")
+      throw UsageError(fmt::format("--interval sets the poll backend's interval, and the backend is {}{}: "
+                                   "use it with --backend poll",
+                                   o.backend, o.backend == "auto" ? " (which may pick another)" : ""));
+    o.interval = parse_duration(interval, "interval");
+    if (*o.interval < std::chrono::milliseconds(1))
+      throw UsageError(fmt::format("invalid interval {}: must be at least 1ms", shown(interval)));
+  }
+  if (o.operands.empty() && o.pidfiles.empty())
+    throw UsageError("no target given: name PIDs as operands or in a pidfile (-F)");
+  if (any && count_opt->count()) throw UsageError("--any and --count exclude each other");
+  if (any) o.count = 1;
+  if (count_opt->count()) {
+    std::size_t n = 0;
+    auto [p, ec] = std::from_chars(count.data(), count.data() + count.size(), n);
+    if (ec != std::errc() || p != count.data() + count.size() || n < 1)
+      throw UsageError(fmt::format("invalid count {}: must be a number from 1 to the number of targets", shown(count)));
+    o.count = n;
+  }
+  if (o.verbose && o.json) throw UsageError("--verbose and --json exclude each other");
   result.options = std::move(o);
   return result;
 }

@@ -17,7 +17,7 @@ void StdOutput::out(std::string_view line) {
 void StdOutput::err(std::string_view line) { fmt::print(stderr, "{}\n", line); }
 
 std::string failure_message(const std::exception& e) {
-  if (dynamic_cast<const UsageError*>(&e)) return fmt::format("pwait: {} (see 'pwait --help')", e.what());
+  if (auto* usage = dynamic_cast<const UsageError*>(&e)) return fmt::format("pwait: {} ({})", e.what(), usage->hint);
   return fmt::format("pwait: {}", e.what());
 }
 

@@ -19,6 +19,17 @@ std::string signal_name(int sig) {
 
 }  // namespace
 
+std::string shown(std::string_view text) {
+  std::string out = "'";
+  for (char c : text.substr(0, 40)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\' && c != '\'') out += c;
+    else out += fmt::format("\\x{:02x}", u);
+  }
+  if (text.size() > 40) out += "...";
+  return out + "'";
+}
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
@@ -29,11 +40,11 @@ std::string describe_status(int status) {
   return fmt::format("ended with wait status {:#x}", status);
 }
 
-std::string verbose_line(const Event& event, pid_t pid) {
+std::string verbose_line(const Event& event, pid_t pid, bool zombie_detail) {
   if (event.kind == EventKind::reaped) return fmt::format("{}: reaped", pid);
   std::string line = event.status ? fmt::format("{}: {}", pid, describe_status(*event.status))
                                   : fmt::format("{}: exited (status unknown)", pid);
-  if (event.zombie) {
+  if (event.zombie && zombie_detail) {
     line += event.parent ? fmt::format(", zombie (parent {} has not reaped it)", event.parent)
                          : std::string(", zombie (its parent has not reaped it)");
   }
@@ -66,17 +77,17 @@ int status_exit_code(const std::optional<int>& status) {
 }
 
 void Reporter::missing(pid_t pid, bool counts_as_ended) {
-  if (!counts_as_ended) diagnostic(fmt::format("{}: no such process", pid));
   if (json_) output_.out(json_line("missing", pid, std::nullopt, false, 0, backend_, loop_.elapsed()));
+  if (!counts_as_ended) diagnostic(fmt::format("{}: no such process", pid));
   else if (verbose_) output_.out(fmt::format("{}: no such process", pid));
 }
 
-void Reporter::event(const Event& e, pid_t pid) {
+void Reporter::event(const Event& e, pid_t pid, bool lasting) {
   if (json_)
     output_.out(json_line(e.kind == EventKind::exited ? "exited" : "reaped", pid, e.status, e.zombie, e.parent,
                           backend_, loop_.elapsed()));
   else if (verbose_)
-    output_.out(verbose_line(e, pid));
+    output_.out(verbose_line(e, pid, lasting));
 }
 
 void Reporter::still_pending(pid_t pid, bool zombie, pid_t parent) {

@@ -5,11 +5,20 @@
 #include <fmt/format.h>
 
 #include "pwait/error.h"
+#include "pwait/exit_codes.h"
 #include "pwait/footprint.h"
 #include "pwait/policy.h"
 
 namespace pwait {
 namespace {
+
+using std::chrono::seconds;
+
+// With --reaped, a zombie of pwait's own parent still unreaped this long
+// after its exit is worth a warning: that parent may be waiting for pwait
+// (a shell that reaps only between commands would deadlock). Shells reap a
+// background job at once, so a shorter zombie life says nothing.
+constexpr Duration kUnreapedWarning = seconds(1);
 
 Condition condition_of(const Options& o) {
   return {.count = o.count, .reaped = o.reaped, .exited_ok = o.exited_ok, .exit_status = o.exit_status};
@@ -44,6 +53,53 @@ std::unique_ptr<Waiter> start(BackendChoice& choice, bool automatic, const Reque
   throw *failed;
 }
 
+// Warns, once each, of zombies of pwait's own parent that stay unreaped.
+class UnreapedWarning final : public EventLoop::Source {
+ public:
+  UnreapedWarning(EventLoop& loop, const Tally& tally, const Targets& targets, Reporter& reporter)
+      : loop_(loop), tally_(tally), targets_(targets), reporter_(reporter) {}
+  ~UnreapedWarning() { loop_.forget(*this); }
+
+  void exited(const Event& e) {
+    if (!e.zombie || e.parent != getppid()) return;
+    if (watched_.empty()) loop_.set_timer(*this, Clock::now() + kUnreapedWarning);
+    watched_.push_back({e.target, e.parent, Clock::now() + kUnreapedWarning});
+  }
+
+  void expired() override {
+    auto now = Clock::now();
+    std::erase_if(watched_, [&](const Zombie& z) {
+      if (z.due > now) return false;
+      if (tally_.state(z.target) == Tally::State::exited)
+        reporter_.diagnostic(fmt::format(
+            "warning: {} exited {:g}s ago and its parent {} (pwait's own parent) has not reaped it: "
+            "if that parent waits for pwait first, neither ends",
+            targets_.pinned[z.target].pid(), std::chrono::duration<double>(kUnreapedWarning).count(), z.parent));
+      return true;
+    });
+    if (!watched_.empty()) loop_.set_timer(*this, watched_.front().due);
+  }
+
+ private:
+  struct Zombie {
+    std::size_t target;
+    pid_t parent;
+    Clock::time_point due;
+  };
+  EventLoop& loop_;
+  const Tally& tally_;
+  const Targets& targets_;
+  Reporter& reporter_;
+  std::vector<Zombie> watched_;
+};
+
+// Whether target `t` is still waited for, asked of the target itself: for
+// a wait that ended before any backend looked.
+bool still_pending(const PidRef& t, bool reaped) {
+  PidRef::Life life = t.life();
+  return life == PidRef::Life::running || (reaped && life == PidRef::Life::exited);
+}
+
 }  // namespace
 
 int wait_for(const Options& o, Targets& targets, std::span<const Backend> table, EventLoop& loop,
@@ -60,6 +116,7 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
   events.reserve((o.reaped ? 2 : 1) * targets.pinned.size());
   // The parents of zombies still to be reaped, for the JSON timeout report.
   std::vector<pid_t> zombie_parent(o.json && o.reaped ? targets.pinned.size() : 0);
+  UnreapedWarning unreaped(loop, tally, targets, reporter);
   bool started = false;
   {
     // The waiter lives in this scope: destroying it releases every target
@@ -70,32 +127,33 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
       ~ReleaseProbes() { release_backends(table); }
     } release_probes{table};
     std::unique_ptr<Waiter> waiter;
-    try {
-      BackendChoice choice(table, o.backend, targets.pinned, request);
-      const Backend* backend = nullptr;
-      waiter = start(choice, o.backend == "auto", request, loop, events, targets.pinned, backend);
-      started = true;
-      reporter.set_backend(backend->name);
-      if (backend->intrusive && o.backend == "auto")
-        reporter.diagnostic(fmt::format(
-            "note: using the {} backend, the only one here that can learn every exit status; while it "
-            "watches, a target sees EINTR for signals it ignores (see BACKENDS in pwait(1))",
-            backend->name));
-    } catch (const WatchError&) {
-      // A set-up that waited on the kernel past the deadline (the proc
-      // connector's answer) is a timeout, not a failure.
-      if (!request.deadline || Clock::now() < *request.deadline) throw;
-    }
+    // Stopped already (while a pidfile was read): no backend is started.
+    if (!loop.stopped()) try {
+        BackendChoice choice(table, o.backend, targets.pinned, request);
+        const Backend* backend = nullptr;
+        waiter = start(choice, o.backend == "auto", request, loop, events, targets.pinned, backend);
+        started = true;
+        reporter.set_backend(backend->name);
+        if (backend->intrusive && o.backend == "auto")
+          reporter.diagnostic(fmt::format(
+              "note: using the {} backend, the only one here that can learn every exit status; while it "
+              "watches, a target sees EINTR for signals it ignores (see BACKENDS in pwait(1))",
+              backend->name));
+      } catch (const WatchError&) {
+        // A set-up that waited on the kernel past the deadline (the proc
+        // connector's answer) is a timeout, not a failure.
+        if (!request.deadline || Clock::now() < *request.deadline) throw;
+      }
     for (pid_t pid : targets.missing) reporter.missing(pid, o.exited_ok);
     for (bool first = true; started; first = false) {
       for (const Event& e : events) {
         if (!tally.take(e)) continue;
         if (e.zombie && !zombie_parent.empty()) zombie_parent[e.target] = e.parent;
-        reporter.event(e, pid_of(e.target));
-        if (o.reaped && e.kind == EventKind::exited && e.zombie && e.parent == getppid())
-          reporter.diagnostic(fmt::format(
-              "warning: {} is a zombie child of pwait's own parent ({}), which may not reap it before pwait exits",
-              pid_of(e.target), e.parent));
+        // That it is a zombie is worth saying only where it lasts: a target
+        // found so when pwait began, or waited for to be reaped; not the
+        // moment between an exit and a prompt parent's reap.
+        reporter.event(e, pid_of(e.target), first || o.reaped);
+        if (o.reaped && e.kind == EventKind::exited) unreaped.exited(e);
       }
       events.clear();
       if (tally.done() || loop.stopped()) break;
@@ -104,14 +162,14 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
     }
   }
   Outcome how;
-  if (!tally.done()) {
+  if (!started || !tally.done()) {  // (not started: the loop stopped first)
     how.stop_signal = loop.stop_signal();
     how.timed_out = !how.stop_signal;
   }
   if (how.timed_out) {
     std::string still;
     for (std::size_t i = 0; i < tally.size(); ++i) {
-      if (!tally.pending(i)) continue;
+      if (!tally.pending(i) || (!started && !still_pending(targets.pinned[i], o.reaped))) continue;
       still += fmt::format(" {}", pid_of(i));
       bool zombie = tally.state(i) == Tally::State::exited;
       reporter.still_pending(pid_of(i), zombie, zombie && !zombie_parent.empty() ? zombie_parent[i] : 0);
@@ -124,13 +182,35 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
 int run(const Options& o, Clock::time_point started, Output& output) {
   EventLoop loop(started, o.timeout);
   Reporter reporter(output, o.verbose, o.json, loop);
-  Targets targets = pin_all(o.pids);
+  // Pinned as they are named: a target that ends while a pidfile is still
+  // being read has ended, it has not gone missing.
+  TargetSet set(o.operands.size());
+  for (const Named& n : o.operands) set.add(n);
+  bool complete = true;
+  for (const std::string& file : o.pidfiles)
+    if (!(complete = read_pidfile(loop, file, [&](const Named& n) { set.add(n); }))) break;
+  Targets targets = set.take();
+  if (complete && targets.size() == 0) {
+    // Empty pidfiles: nothing to wait for, as pidwait when nothing matches.
+    if (o.verbose) reporter.diagnostic("no PID to wait for: the pidfiles name none");
+    return o.exited_ok ? exit_code::ok : exit_code::missing;
+  }
+  if (complete && o.count > targets.size())
+    throw UsageError(fmt::format("invalid count '{}': must be a number from 1 to {} (the number of targets)",
+                                 o.count, targets.size()));
   return wait_for(o, targets, backends(), loop, reporter);
 }
 
-void list_backends(Output& output) {
+void list_backends(const Options& o, Output& output) {
+  TargetSet set(o.operands.size());
+  for (const Named& n : o.operands) set.add(n);
+  Targets targets = set.take();
+  for (pid_t pid : targets.missing) output.err(fmt::format("pwait: {}: no such process", pid));
+  Request request = request_of(o);
   for (const Backend& b : backends()) {
-    auto why = b.probe({}, {});
+    auto why = b.probe(targets.pinned, request);
+    if (!why && b.intrusive && !o.exit_status && !targets.pinned.empty())
+      why = "auto takes it only where nothing else can know a status -x asks for";
     output.out(fmt::format("{:<8} {:<11} {}", b.name, why ? "unavailable" : "usable", why ? *why : std::string(b.summary)));
   }
   release_backends(backends());

@@ -1,42 +1,84 @@
 #include "pwait/targets.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "pwait/error.h"
 
 namespace pwait {
 namespace {
 
-// Makes room for `fds` more descriptors, raising the soft RLIMIT_NOFILE as
-// far as allowed. Returns how many pidfds may be kept.
-std::size_t reserve_fds(std::size_t fds) {
+constexpr pid_t kPidMaxLimit = 4 << 20;  // PID_MAX_LIMIT on 64-bit: no PID is larger
+
+// How many pidfds fit under the soft RLIMIT_NOFILE once it is raised to hold
+// `wanted` of them, if the limits allow.
+std::size_t raise_fd_limit(std::size_t wanted) {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
-  rlim_t want = static_cast<rlim_t>(fds + kSpareFds);
+  rlim_t want = static_cast<rlim_t>(wanted + kSpareFds);
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < want) {
     rlimit raised = lim;
     raised.rlim_cur = want;
     if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < want) raised.rlim_max = want;
-    if (setrlimit(RLIMIT_NOFILE, &raised) != 0 && lim.rlim_max != RLIM_INFINITY) {
-      raised.rlim_cur = raised.rlim_max = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+      raised = lim;
+      raised.rlim_cur = std::min(want, lim.rlim_max);
       if (setrlimit(RLIMIT_NOFILE, &raised) != 0) raised = lim;
     }
     lim = raised;
   }
-  if (lim.rlim_cur == RLIM_INFINITY) return fds;
-  return lim.rlim_cur > kSpareFds ? std::min<std::size_t>(fds, lim.rlim_cur - kSpareFds) : 0;
+  if (lim.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  return lim.rlim_cur > kSpareFds ? static_cast<std::size_t>(lim.rlim_cur - kSpareFds) : 0;
 }
 
 }  // namespace
 
-Targets pin_all(std::span<const pid_t> pids) {
-  Targets t;
-  t.pinned.reserve(pids.size());
-  std::size_t fds = reserve_fds(pids.size());
-  for (pid_t pid : pids) {
-    PidRef ref;
-    if (PidRef::pin(pid, t.pinned.size() < fds, 0, ref) == PidRef::Result::pinned) t.pinned.push_back(std::move(ref));
-    else t.missing.push_back(pid);
+TargetSet::TargetSet(std::size_t expected)
+    : seen_(static_cast<std::uint64_t*>(std::calloc(kPidMaxLimit / 64 + 1, sizeof(std::uint64_t)))),
+      fd_limit_(raise_fd_limit(expected)) {
+  if (!seen_) throw std::bad_alloc();
+  t_.pinned.reserve(expected);
+}
+
+TargetSet::~TargetSet() { std::free(seen_); }
+
+bool TargetSet::first_time(pid_t pid) {
+  if (pid > kPidMaxLimit) {
+    if (std::find(seen_beyond_.begin(), seen_beyond_.end(), pid) != seen_beyond_.end()) return false;
+    seen_beyond_.push_back(pid);
+    return true;
   }
-  return t;
+  auto bit = std::uint64_t{1} << (pid % 64);
+  std::uint64_t& word = seen_[pid / 64];
+  if (word & bit) return false;
+  word |= bit;
+  return true;
+}
+
+bool TargetSet::fd_to_spare() {
+  if (t_.pinned.size() < fd_limit_) return true;
+  // Grow the soft limit as targets come (a pidfile's length is not known ahead).
+  fd_limit_ = raise_fd_limit(std::max<std::size_t>(t_.pinned.size() * 2, 1024));
+  return t_.pinned.size() < fd_limit_;
+}
+
+void TargetSet::add(const Named& n) {
+  if (n.pid == getpid()) throw UsageError(fmt::format("{}: is pwait itself; it cannot wait for its own end", n.pid));
+  if (!first_time(n.pid)) return;
+  PidRef ref;
+  if (PidRef::pin(n.pid, fd_to_spare(), n.inode, ref) == PidRef::Result::pinned) t_.pinned.push_back(std::move(ref));
+  else t_.missing.push_back(n.pid);
+}
+
+Targets pin_all(std::span<const pid_t> pids) {
+  TargetSet set(pids.size());
+  for (pid_t pid : pids) set.add({pid});
+  return set.take();
 }
 
 }  // namespace pwait

@@ -28,10 +28,13 @@ class PidfdWaiter final : public Waiter {
     targets_ = targets;
     ends_.watch(targets);
     // One-shot: an exited target's pidfd stays readable, and one wake-up is
-    // all it may give (re-armed for the reap if asked); level-triggered, a
-    // target that has exited already is ready at once.
-    for (std::size_t i = 0; i < targets.size(); ++i)
+    // all it may give (re-armed for the reap if asked). A target that has
+    // exited already is reported at once (its one-shot then wakes us for
+    // nothing, once).
+    for (std::size_t i = 0; i < targets.size(); ++i) {
       loop_.add(targets[i].fd(), EPOLLIN | EPOLLONESHOT, *this, static_cast<std::uint32_t>(i));
+      if (pidfd_exited(targets[i].fd())) ready(static_cast<std::uint32_t>(i), EPOLLIN);
+    }
   }
 
   void ready(std::uint32_t i, std::uint32_t events) override {

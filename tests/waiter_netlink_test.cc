@@ -179,8 +179,7 @@ TEST_F(NetlinkTest, LastThreadGivesTheStatusWhenTheLeaderExitedFirst) {
   t.exit(5);
   Result r = c.wait();
   EXPECT_EQ(r.exit_code(), 5) << r.out << r.err;
-  EXPECT_EQ(r.out, str(t.pid()) + ": exited with status 5, zombie (parent " + str(t.parent()) +
-                       " has not reaped it)\n");
+  EXPECT_EQ(r.out, str(t.pid()) + ": exited with status 5\n");
 }
 
 TEST_F(NetlinkTest, TargetExitingBetweenSubscriptionAndCheckHasExited) {
@@ -238,7 +237,7 @@ TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAForkStorm) {
   // give it (PIDFD_INFO_EXIT), else it is unknown; never a status from
   // whatever process reused its PID.
   EXPECT_EQ(r.exit_code(), 7) << r.out << r.err;
-  EXPECT_EQ(count_of(r.out, str(zombie.pid()) + ": exited with status 7, zombie"), 1u) << r.out;
+  EXPECT_EQ(count_of(r.out, str(zombie.pid()) + ": exited with status 7\n"), 1u) << r.out;
   std::string how = pidfd_keeps_exit_status() ? "exited with status 3" : "exited (status unknown)";
   EXPECT_EQ(count_of(r.out, str(reaped.pid()) + ": " + how + "\n"), 1u) << r.out;
   // (Whether the nursery had reaped `other` when pwait looked is a race.)
@@ -339,8 +338,7 @@ TEST_F(NetlinkTest, UnprivilegedGetsTheStatusOfAZombieItMayNotRead) {
   t.exit(7);
   Result r = c.wait();  // the target is still a zombie: no reap to learn the status from
   EXPECT_EQ(r.exit_code(), 7) << r.err;
-  EXPECT_EQ(r.out, str(t.pid()) + ": exited with status 7, zombie (parent " + str(t.parent()) +
-                       " has not reaped it)\n");
+  EXPECT_EQ(r.out, str(t.pid()) + ": exited with status 7\n");
 }
 
 TEST_F(NetlinkTest, UnprivilegedUnderAFdLimitWatchesThousandsWithOneSocket) {

@@ -15,9 +15,11 @@ namespace pwait {
 /// Throws std::system_error for error number `err` with the message "CALL OBJECT".
 [[noreturn]] void throw_error(int err, std::string_view call, std::string_view object = {});
 
-/// Bad input from the user: exit code 2, message printed as is.
+/// Bad input from the user: exit code 2, the message printed as is, then
+/// one hint.
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
+  std::string hint = "see 'pwait --help'";
 };
 
 /// A target or the requested backend cannot be watched: exit code 3.

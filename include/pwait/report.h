@@ -14,11 +14,17 @@
 
 namespace pwait {
 
+/// User input as pwait quotes it in a message: in single quotes, every byte
+/// outside printable ASCII escaped (\xNN), at most 40 of them shown. A
+/// terminal escape or a line break in an argument never reaches stderr raw.
+std::string shown(std::string_view text);
+
 /// "killed by signal 9 (SIGKILL)" / "exited with status 3" for a wait status.
 std::string describe_status(int status);
 
-/// One verbose line, without newline: "1234: exited with status 0", ...
-std::string verbose_line(const Event& event, pid_t pid);
+/// One verbose line, without newline: "1234: exited with status 0", ...;
+/// with `zombie_detail`, a zombie says so: ", zombie (parent 99 has not reaped it)".
+std::string verbose_line(const Event& event, pid_t pid, bool zombie_detail = true);
 
 /// One JSON object, without newline. `kind` is exited/reaped/missing/timeout.
 std::string json_line(std::string_view kind, pid_t pid, const std::optional<int>& status,
@@ -46,10 +52,12 @@ class Reporter {
       : output_(output), verbose_(verbose), json_(json), loop_(loop) {}
   void set_backend(std::string_view name) { backend_ = name; }
 
-  /// A PID that names no process; an error unless `counts_as_ended` (-e).
+  /// A PID that names no process: an error on stderr, or with
+  /// `counts_as_ended` (-e) an event like the others.
   void missing(pid_t pid, bool counts_as_ended);
-  /// An event that moved its target forward.
-  void event(const Event& e, pid_t pid);
+  /// An event that moved its target forward; `lasting`: a zombie has been
+  /// one long enough for -v to say so.
+  void event(const Event& e, pid_t pid, bool lasting);
   /// A target still pending when the timeout passed (JSON: one object each).
   void still_pending(pid_t pid, bool zombie, pid_t parent);
   /// The -v summary of the timeout: "timed out after 2s; still running: 12 34".

@@ -26,7 +26,8 @@ int run(const Options& options, Clock::time_point started, Output& output);
 int wait_for(const Options& options, Targets& targets, std::span<const Backend> table, EventLoop& loop,
              Reporter& reporter);
 
-/// Prints the backend table for --list-backends.
-void list_backends(Output& output);
+/// Prints the backend table for --list-backends: whether each can serve
+/// here, and, with PIDs among the options, serve those targets.
+void list_backends(const Options& options, Output& output);
 
 }  // namespace pwait

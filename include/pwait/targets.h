@@ -1,29 +1,59 @@
 #pragma once
-// The targets as named on the command line, pinned as they are named: each
+// The targets as named (operands, pidfiles), pinned as they are named: each
 // becomes one PidRef, held once for the whole run, or a missing PID.
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
+#include "pwait/pidfile.h"
 #include "pwait/pidref.h"
 
 namespace pwait {
 
 struct Targets {
   std::vector<PidRef> pinned;  ///< distinct, in the order first named
-  std::vector<pid_t> missing;  ///< named, but no such process when pinned
+  std::vector<pid_t> missing;  ///< named, but no such process when named
+  std::size_t size() const { return pinned.size() + missing.size(); }
 };
 
 /// fds pwait keeps free besides the pidfds: stdio, epoll, timerfd, signalfd,
 /// a netlink socket, /proc reads.
 inline constexpr std::size_t kSpareFds = 64;
 
-/// Pins `pids` (distinct), keeping a pidfd for each as far as the fd limit
-/// allows: it raises the soft RLIMIT_NOFILE up to the hard one (and, with
-/// CAP_SYS_RESOURCE, the hard one too). Beyond that a target is pinned by
-/// its identity alone.
+/// Collects targets as they are named and pins each at once, so that one
+/// that ends before the last is named has ended, not gone missing. A PID
+/// named twice counts once. Each keeps a pidfd as far as the fd limit
+/// allows: the soft RLIMIT_NOFILE is raised as needed up to the hard one
+/// (and, with CAP_SYS_RESOURCE, the hard one too); beyond that a target is
+/// pinned by its identity alone.
+class TargetSet {
+ public:
+  explicit TargetSet(std::size_t expected = 0);
+  ~TargetSet();
+  TargetSet(const TargetSet&) = delete;
+  TargetSet& operator=(const TargetSet&) = delete;
+
+  /// Pins the process `n` names, unless its PID was named before. Throws
+  /// UsageError for pwait's own PID, WatchError for a thread ID.
+  void add(const Named& n);
+  std::size_t size() const { return t_.size(); }
+  Targets take() { return std::move(t_); }
+
+ private:
+  bool first_time(pid_t pid);
+  bool fd_to_spare();
+
+  Targets t_;
+  std::uint64_t* seen_ = nullptr;  // one bit per PID up to the kernel's limit (calloc'd: pages untouched stay free)
+  std::vector<pid_t> seen_beyond_;  // PIDs past it (no process can have them)
+  std::size_t fd_limit_ = 0;        // pidfds that fit under the soft limit now
+};
+
+/// Pins `pids` in order: a TargetSet for tests and the list of backends.
 Targets pin_all(std::span<const pid_t> pids);
 
 }  // namespace pwait
