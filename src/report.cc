@@ -94,10 +94,12 @@ void Reporter::still_pending(pid_t pid, bool zombie, pid_t parent) {
   if (json_) output_.out(json_line("timeout", pid, std::nullopt, zombie, parent, backend_, loop_.elapsed()));
 }
 
-void Reporter::timed_out(Duration timeout, bool reaped, std::string_view pids) {
-  if (verbose_)
-    diagnostic(fmt::format("timed out after {:g}s; still {}:{}", std::chrono::duration<double>(timeout).count(),
-                           reaped ? "not reaped" : "running", pids));
+void Reporter::timed_out(Duration timeout, bool reaped, bool read_all, std::string_view pids) {
+  if (!verbose_) return;
+  std::string when = fmt::format("timed out after {:g}s{}", std::chrono::duration<double>(timeout).count(),
+                                 read_all ? "" : ", before the end of the pidfiles");
+  if (pids.empty()) diagnostic(fmt::format("{}; nothing left {}", when, reaped ? "unreaped" : "running"));
+  else diagnostic(fmt::format("{}; still {}:{}", when, reaped ? "not reaped" : "running", pids));
 }
 
 void Reporter::diagnostic(std::string_view text) { output_.err(fmt::format("pwait: {}", text)); }

@@ -174,7 +174,7 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
       bool zombie = tally.state(i) == Tally::State::exited;
       reporter.still_pending(pid_of(i), zombie, zombie && !zombie_parent.empty() ? zombie_parent[i] : 0);
     }
-    reporter.timed_out(*o.timeout, o.reaped, still);
+    reporter.timed_out(*o.timeout, o.reaped, targets.complete, still);
   }
   return exit_code_for(how, tally, condition);
 }
@@ -190,6 +190,7 @@ int run(const Options& o, Clock::time_point started, Output& output) {
   for (const std::string& file : o.pidfiles)
     if (!(complete = read_pidfile(loop, file, [&](const Named& n) { set.add(n); }))) break;
   Targets targets = set.take();
+  targets.complete = complete;
   if (complete && targets.size() == 0) {
     // Empty pidfiles: nothing to wait for, as pidwait when nothing matches.
     if (o.verbose) reporter.diagnostic("no PID to wait for: the pidfiles name none");

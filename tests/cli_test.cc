@@ -522,6 +522,18 @@ TEST(Cli, HelpVersionManAndReadmeAgree) {
     ++seen;
   }
   EXPECT_GE(seen, 14);
+  // The README's usage block is --help itself, up to the exit status.
+  std::string usage = h.out.substr(0, h.out.find("Exit status:"));
+  while (!usage.empty() && usage.back() == '\n') usage.pop_back();
+  EXPECT_NE(readme.find("```\n" + usage + "\n```"), std::string::npos) << "README.md's usage is not pwait --help";
+  // --help ends with three examples, which the man page and the README show too.
+  auto examples = h.out.substr(h.out.find("Examples:"));
+  EXPECT_EQ(std::count(examples.begin(), examples.end(), '\n'), 4) << examples;
+  for (std::string example : {"pwait 1234 && next-step", "pwait -x -t 10m -F jobs.pid", "pwait -o -v 1234 5678"}) {
+    EXPECT_NE(examples.find(example), std::string::npos) << example;
+    EXPECT_NE(man.find(example), std::string::npos) << example << " not in the man page";
+    EXPECT_NE(readme.find(example), std::string::npos) << example << " not in README.md";
+  }
   for (const Backend& b : backends()) {
     EXPECT_NE(h.out.find(std::string(b.name)), std::string::npos) << b.name << " not in --help";
     EXPECT_NE(man.find(std::string(b.name)), std::string::npos) << b.name << " not in the man page";

@@ -465,7 +465,7 @@ TEST(PeerCoreutils, PidDoesNotExitWhenPidIsAlive) {
 // pwait_test.sh, case time_unit: `timeout --preserve-status 2 pwait -t 0 1`
 // exits 143: -t 0 sets no timeout, so pwait is still waiting when
 // timeout(1) sends SIGTERM. Empty stdout and stderr.
-TEST(PeerFreeBSD, DISABLED_TimeUnitZeroIsNoTimeout) {
+TEST(PeerFreeBSD, TimeUnitZeroIsNoTimeout) {
   Target t;
   Command c = start({"-t", "0", str(t.pid())});
   EXPECT_TRUE(c.running_after(300ms)) << "-t 0 gave up";
@@ -489,7 +489,7 @@ TEST(PeerFreeBSD, DISABLED_TimeUnitZeroIsNoTimeout) {
 // difference: a -v line can end with a detail, such as the signal's name).
 // Today the line sometimes carries ", zombie (parent N has not reaped it)",
 // when pwait looks before the parent's reap a few microseconds later.
-TEST(PeerFreeBSD, DISABLED_OrFlag) {
+TEST(PeerFreeBSD, OrFlag) {
   Target p2, p4, p6;  // reaped by their parent the moment they exit, as by a shell
   Command a = start({"-o", "-v", str(p2.pid()), str(p4.pid()), str(p6.pid())});
   ASSERT_TRUE(started_waiting(a)) << ended_early(a);
@@ -528,7 +528,7 @@ TEST(PeerFreeBSD, DISABLED_OrFlag) {
 // that belongs to a target already a zombie when pwait began, to -r and to
 // the timeout report. (CliTest.WaitsForNonChildAndSaysHow expects the detail
 // in this very case today and changes with point 4.)
-TEST(PeerFreeBSDReap, DISABLED_PwaitNormal) {
+TEST(PeerFreeBSDReap, PwaitNormal) {
   Target t(testing::exit_on_command, Reap::on_request);
   Command c = start({"-v", str(t.pid())});
   ASSERT_TRUE(started_waiting(c)) << ended_early(c);
@@ -549,7 +549,7 @@ TEST(PeerFreeBSDReap, DISABLED_PwaitNormal) {
 // pwait -v -e reports it as an event on stdout, once (point 4), in pwait's
 // -v format (documented difference: -v events go to stdout, one format for
 // every event).
-TEST(PeerUtilLinux, DISABLED_Exited) {
+TEST(PeerUtilLinux, Exited) {
   Result r = run_pwait({"--verbose", "--exited", kPidTMax});
   EXPECT_EQ(r.exit_code(), 0) << r.err;
   EXPECT_EQ(r.out, kPidTMax + ": no such process\n");
@@ -558,7 +558,7 @@ TEST(PeerUtilLinux, DISABLED_Exited) {
 
 // pid.sh, "Ensure that tail --pid=PID does not exit when at least one PID is
 // alive": `timeout 1 tail -f -s.1 --pid=$PID_T_MAX --pid=$pid here` returns 124.
-TEST(PeerCoreutils, DISABLED_PidDoesNotExitWhenAtLeastOnePidIsAlive) {
+TEST(PeerCoreutils, PidDoesNotExitWhenAtLeastOnePidIsAlive) {
   Target alive;
   for (const std::string& b : usable_backends()) {
     Result r = run_pwait({"-b", b, "-e", "-t", "0.3", kPidTMax, str(alive.pid())});
@@ -570,7 +570,7 @@ TEST(PeerCoreutils, DISABLED_PidDoesNotExitWhenAtLeastOnePidIsAlive) {
 
 // pid.sh, "Ensure that tail --pid=PID exits with success status when PID is
 // dead": `timeout 10 tail -f -s.1 --pid=$PID_T_MAX empty` exits 0.
-TEST(PeerCoreutils, DISABLED_PidExitsWithSuccessWhenPidIsDead) {
+TEST(PeerCoreutils, PidExitsWithSuccessWhenPidIsDead) {
   for (const std::string& b : usable_backends()) {
     Result r = run_pwait({"-b", b, "-e", kPidTMax});
     EXPECT_EQ(r.exit_code(), 0) << b << ": " << r.err;
@@ -583,7 +583,7 @@ TEST(PeerCoreutils, DISABLED_PidExitsWithSuccessWhenPidIsDead) {
 // sleep interval (-s10), `tail -f --pid=$PID_T_MAX empty` must still end
 // before timeout(1)'s 10 s. pwait's interval is the poll backend's: with a
 // 10 s interval a dead PID must still be reported at once.
-TEST(PeerCoreutils, DISABLED_PidDoesNotWaitForDataWhenPidIsDead) {
+TEST(PeerCoreutils, PidDoesNotWaitForDataWhenPidIsDead) {
   Command c = start({"-b", "poll", "--interval", "10s", "-e", kPidTMax});
   ASSERT_FALSE(c.running_after(3s)) << "waited for the poll interval";
   Result r = c.wait();
@@ -591,23 +591,6 @@ TEST(PeerCoreutils, DISABLED_PidDoesNotWaitForDataWhenPidIsDead) {
 }
 
 // ---- issue 10, point 2: the timeout covers reading -F
-
-// Waits until process `pid` holds a pidfd to `target` (its fdinfo says
-// "Pid: TARGET"): pwait has pinned that target.
-void wait_until_holds_pidfd(pid_t pid, pid_t target, std::chrono::milliseconds deadline) {
-  auto until = Steady::now() + deadline;
-  std::string want = "Pid:\t" + str(target);
-  while (Steady::now() < until) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + str(pid) + "/fdinfo", ec)) {
-      std::ifstream f(entry.path());
-      for (std::string line; std::getline(f, line);)
-        if (line == want) return;
-    }
-    usleep(1000);  // polling a condition, with a deadline
-  }
-  throw testing::DeadlineError("process " + str(pid) + " never held a pidfd to " + str(target));
-}
 
 // A FIFO in the test's temporary directory; removed at the end.
 class Fifo {
@@ -629,7 +612,7 @@ class Fifo {
 // timeout(1)'s 10 s. pwait's analogue is a pidfile nobody writes: opening
 // it blocks, and the deadline must still hold: `pwait -t 0.5 -F fifo` ends
 // at 0.5 s with 124.
-TEST(PeerCoreutils, DISABLED_PidPipeAbsentWriter) {
+TEST(PeerCoreutils, PidPipeAbsentWriter) {
   Fifo fifo;
   Command c = start({"-t", "0.5", "-F", fifo.path()});
   ASSERT_FALSE(c.running_after(3s)) << "the timeout did not cover opening the pidfile";
@@ -645,7 +628,7 @@ TEST(PeerCoreutils, DISABLED_PidPipeAbsentWriter) {
 // its writer falls silent. The target, pinned as soon as read, ends (and is
 // reaped) while pwait still reads: pwait must give up at its deadline
 // (124), and must not call the target "no such process".
-TEST(PeerCoreutils, DISABLED_PidPipeSilentWriter) {
+TEST(PeerCoreutils, PidPipeSilentWriter) {
   Fifo fifo;
   Target p;  // reaped by its parent at once, as a shell's job would be
   // The test is the silent writer: O_RDWR never blocks on a FIFO.
@@ -654,7 +637,7 @@ TEST(PeerCoreutils, DISABLED_PidPipeSilentWriter) {
   std::string line = str(p.pid()) + "\n";
   ASSERT_EQ(write(writer.get(), line.data(), line.size()), static_cast<ssize_t>(line.size()));
   Command c = start({"-t", "0.5", "-F", fifo.path()});
-  wait_until_holds_pidfd(c.pid(), p.pid(), 3s);
+  testing::wait_until_holds_pidfd(c.pid(), p.pid(), 3s);
   p.exit(0);
   p.wait_reaped();
   ASSERT_FALSE(c.running_after(3s)) << "the timeout did not cover reading the pidfile";
@@ -759,7 +742,7 @@ std::string handle_of(pid_t pid) {
 
 // pidfd-ino, subtest one-pid-arg: `waitpid PID:INODE` of a 0.5 s job waits
 // for it; exit 0, empty stderr.
-TEST(PeerUtilLinux, DISABLED_PidfdInoOnePidArg) {
+TEST(PeerUtilLinux, PidfdInoOnePidArg) {
   SKIP_WITHOUT_PIDFS();
   Target t(testing::exit_on_command, Reap::on_request);
   Command c = start({handle_of(t.pid())});
@@ -772,7 +755,7 @@ TEST(PeerUtilLinux, DISABLED_PidfdInoOnePidArg) {
 
 // pidfd-ino, subtest mixed-pid-formats: `waitpid PID1:INODE1 PID2` waits for
 // both (the plain one ends first); exit 0, empty stderr.
-TEST(PeerUtilLinux, DISABLED_PidfdInoMixedPidFormats) {
+TEST(PeerUtilLinux, PidfdInoMixedPidFormats) {
   SKIP_WITHOUT_PIDFS();
   Target t1(testing::exit_on_command, Reap::on_request), t2(testing::exit_on_command, Reap::on_request);
   Command c = start({handle_of(t1.pid()), str(t2.pid())});
@@ -787,7 +770,7 @@ TEST(PeerUtilLinux, DISABLED_PidfdInoMixedPidFormats) {
 
 // pidfd-ino, subtest count: `waitpid -c 1 1 PID:INODE` returns once the
 // job has ended; exit 0, empty stderr.
-TEST(PeerUtilLinux, DISABLED_PidfdInoCount) {
+TEST(PeerUtilLinux, PidfdInoCount) {
   SKIP_WITHOUT_PIDFS();
   Target init_like, bg1(testing::exit_on_command, Reap::on_request);
   Command c = start({"-c", "1", str(init_like.pid()), handle_of(bg1.pid())});

@@ -18,6 +18,8 @@ extern "C" {
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -344,6 +346,52 @@ pid_t unused_pid() {
   throw std::runtime_error("no unused PID");
 }
 
+void wait_until_holds_pidfd(pid_t pid, pid_t target, std::chrono::milliseconds deadline) {
+  auto until = Steady::now() + deadline;
+  std::string want = "Pid:\t" + std::to_string(target);
+  std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
+  while (Steady::now() < until) {
+    if (DIR* d = opendir(dir.c_str())) {
+      bool found = false;
+      while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        FILE* f = fopen((dir + "/" + e->d_name).c_str(), "re");
+        if (!f) continue;
+        char line[256];
+        while (!found && fgets(line, sizeof line, f)) found = want + "\n" == line;
+        fclose(f);
+        if (found) break;
+      }
+      closedir(d);
+      if (found) return;
+    }
+    usleep(1000);  // polling a condition, with a deadline
+  }
+  throw DeadlineError("process " + std::to_string(pid) + " never held a pidfd to " + std::to_string(target));
+}
+
+pid_t wait_for_child_named(pid_t parent, const std::string& name, std::chrono::milliseconds deadline) {
+  auto until = Steady::now() + deadline;
+  std::string children = "/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children";
+  while (Steady::now() < until) {
+    if (FILE* f = fopen(children.c_str(), "re")) {
+      pid_t child;
+      pid_t found = 0;
+      while (!found && fscanf(f, "%d", &child) == 1) {
+        char comm[64] = {};
+        if (FILE* c = fopen(("/proc/" + std::to_string(child) + "/comm").c_str(), "re")) {
+          if (fgets(comm, sizeof comm, c) && name + "\n" == comm) found = child;
+          fclose(c);
+        }
+      }
+      fclose(f);
+      if (found) return found;
+    }
+    usleep(1000);  // polling a condition, with a deadline
+  }
+  throw DeadlineError("process " + std::to_string(parent) + " never had a child named " + name);
+}
+
 void wait_until_tick_after(unsigned long long tick, std::chrono::milliseconds deadline) {
   const auto per_second = static_cast<unsigned long long>(sysconf(_SC_CLK_TCK));
   auto until = std::chrono::steady_clock::now() + deadline;
@@ -421,6 +469,7 @@ Command::Command(std::vector<std::string> argv, Setup setup) {
     dup2(out_w.get(), 1);
     dup2(err_w.get(), 2);
     if (setup.stdin_data) dup2(in.get(), 0);
+    else if (setup.stdin_fd >= 0) dup2(setup.stdin_fd, 0);
     else {
       int devnull = open("/dev/null", O_RDONLY);
       dup2(devnull, 0);

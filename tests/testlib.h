@@ -142,6 +142,7 @@ class Command {
  public:
   struct Setup {
     std::optional<std::string> stdin_data;   ///< fed to its stdin, then closed
+    int stdin_fd = -1;                       ///< or this fd as its stdin (the test keeps its own copy)
     std::optional<rlim_t> nofile_soft;       ///< soft RLIMIT_NOFILE in the child
     std::optional<rlim_t> nofile_hard;
     std::vector<std::string> env;            ///< extra NAME=VALUE entries
@@ -173,6 +174,13 @@ class Command {
 /// Waits until process `pid`'s main thread is blocked in epoll_wait: for
 /// pwait, it has finished starting to watch and waits for events.
 void wait_until_waiting(pid_t pid, std::chrono::milliseconds deadline = kDeadline);
+
+/// Waits until process `pid` holds a pidfd to `target` (its fdinfo says
+/// "Pid: TARGET"): pwait has pinned that target.
+void wait_until_holds_pidfd(pid_t pid, pid_t target, std::chrono::milliseconds deadline = kDeadline);
+
+/// The child of `parent` whose name (comm) is `name`, once there is one.
+pid_t wait_for_child_named(pid_t parent, const std::string& name, std::chrono::milliseconds deadline = kDeadline);
 
 /// Waits until the clock (CLOCK_BOOTTIME, in the clock ticks of
 /// /proc/PID/stat's start time) has passed tick `tick`.

@@ -61,7 +61,8 @@ class Reporter {
   /// A target still pending when the timeout passed (JSON: one object each).
   void still_pending(pid_t pid, bool zombie, pid_t parent);
   /// The -v summary of the timeout: "timed out after 2s; still running: 12 34".
-  void timed_out(Duration timeout, bool reaped, std::string_view pids);
+  /// `read_all`: the pidfiles had been read to their end.
+  void timed_out(Duration timeout, bool reaped, bool read_all, std::string_view pids);
   /// A diagnostic line: "pwait: " + text.
   void diagnostic(std::string_view text);
 

@@ -17,6 +17,7 @@ namespace pwait {
 struct Targets {
   std::vector<PidRef> pinned;  ///< distinct, in the order first named
   std::vector<pid_t> missing;  ///< named, but no such process when named
+  bool complete = true;        ///< every pidfile was read to its end
   std::size_t size() const { return pinned.size() + missing.size(); }
 };
 
