@@ -2,7 +2,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "pwait/error.h"
 #include "pwait/exit_codes.h"
@@ -18,7 +22,12 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("PWAIT_BACKEND");
     ParseResult parsed = parse_options(argc, argv, env ? env : "");
     if (!parsed.options) {
-      std::fputs(parsed.output.c_str(), stdout);
+      std::string_view text = parsed.output;
+      output.out(text.substr(0, text.size() - 1));  // it ends with a newline
+      if (int err = output.stdout_error()) {
+        output.err(fmt::format("pwait: write to standard output: {}", strerror(err)));
+        return exit_code::unwatchable;
+      }
       return exit_code::ok;
     }
     if (parsed.options->list_backends) {

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "pwait/error.h"
@@ -179,8 +181,28 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
   return exit_code_for(how, tally, condition);
 }
 
-int run(const Options& o, Clock::time_point started, Output& output) {
+int run(const Options& o, Clock::time_point started, StdOutput& output) {
   EventLoop loop(started, o.timeout);
+  // Output goes through the loop from here on: a stalled reader never
+  // holds up the deadline, the targets or a stop signal.
+  output.attach(loop);
+  int code;
+  try {
+    code = gather_and_wait(o, loop, output);
+  } catch (...) {
+    output.drain();
+    throw;
+  }
+  output.drain();
+  if (int err = output.stdout_error()) {
+    output.err(fmt::format("pwait: write to standard output: {}", strerror(err)));
+    if (!loop.stop_signal()) return exit_code::unwatchable;
+  }
+  if (loop.stop_signal()) return exit_code::signal_base + loop.stop_signal();
+  return code;
+}
+
+int gather_and_wait(const Options& o, EventLoop& loop, Output& output) {
   Reporter reporter(output, o.verbose, o.json, loop);
   // Pinned as they are named: a target that ends while a pidfile is still
   // being read has ended, it has not gone missing.

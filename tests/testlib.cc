@@ -466,8 +466,9 @@ Command::Command(std::vector<std::string> argv, Setup setup) {
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    dup2(out_w.get(), 1);
+    dup2(setup.stdout_fd >= 0 ? setup.stdout_fd : out_w.get(), 1);
     dup2(err_w.get(), 2);
+    if (setup.own_process_group) setpgid(0, 0);
     if (setup.stdin_data) dup2(in.get(), 0);
     else if (setup.stdin_fd >= 0) dup2(setup.stdin_fd, 0);
     else {
@@ -490,6 +491,7 @@ Command::Command(std::vector<std::string> argv, Setup setup) {
     execve(args[0], args.data(), envp.data());
     _exit(127);
   }
+  if (setup.own_process_group) setpgid(pid_, pid_);  // before any signal to its group, whoever runs first
   out_w.reset();
   err_w.reset();
 }

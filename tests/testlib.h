@@ -143,6 +143,8 @@ class Command {
   struct Setup {
     std::optional<std::string> stdin_data;   ///< fed to its stdin, then closed
     int stdin_fd = -1;                       ///< or this fd as its stdin (the test keeps its own copy)
+    int stdout_fd = -1;                      ///< this fd as its stdout, not captured (the test keeps its copy)
+    bool own_process_group = false;          ///< in a process group of its own (so job-control stops work)
     std::optional<rlim_t> nofile_soft;       ///< soft RLIMIT_NOFILE in the child
     std::optional<rlim_t> nofile_hard;
     std::vector<std::string> env;            ///< extra NAME=VALUE entries

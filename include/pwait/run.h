@@ -7,6 +7,7 @@
 #include "pwait/backend.h"
 #include "pwait/event_loop.h"
 #include "pwait/options.h"
+#include "pwait/output.h"
 #include "pwait/report.h"
 #include "pwait/targets.h"
 
@@ -16,7 +17,10 @@ namespace pwait {
 /// through `output`. Throws UsageError, WatchError or std::system_error,
 /// which main maps to the exit-code table. Every target is left as it was
 /// found, however it ends.
-int run(const Options& options, Clock::time_point started, Output& output);
+int run(const Options& options, Clock::time_point started, StdOutput& output);
+
+/// run() once output is attached to `loop`: reads the pidfiles, pins, waits.
+int gather_and_wait(const Options& options, EventLoop& loop, Output& output);
 
 /// The policy's part of run(), over targets already pinned: starts the first
 /// backend of `table` that `options` allow and that starts, counts its
