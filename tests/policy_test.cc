@@ -10,6 +10,7 @@
 
 #include <deque>
 
+#include "pwait/error.h"
 #include "pwait/exit_codes.h"
 #include "pwait/run.h"
 
@@ -71,7 +72,6 @@ PolicyRun run_policy(Options o, std::size_t targets, std::vector<Step> script, s
                int raise_after = -1) {
   FakeWaiter::script.assign(script.begin(), script.end());
   FakeWaiter::raise_after = raise_after;
-  o.backend = "auto";
   Targets t;
   for (std::size_t i = 0; i < targets; ++i) t.pinned.push_back(PidRef::unpinned(static_cast<pid_t>(101 + i)));
   t.missing = std::move(missing);
@@ -191,6 +191,41 @@ TEST(Policy, VerboseAndJsonSayEachEventOnce) {
   EXPECT_NE(r.out.find(R"({"event":"exited","pid":101,"status":{"code":1},"zombie":false,"parent":null,"backend":"fake")"),
             std::string::npos)
       << r.out;
+}
+
+// Issue 11, defect 8: a backend that changes what a target sees is taken by
+// auto only where nothing else can promise a status -x asks for, and with a
+// note; never for a plain wait.
+TEST(Policy, AutoTakesAnIntrusiveBackendOnlyForExitStatusAndSaysSo) {
+  const Backend intrusive_only[] = {
+      {.name = "meddler", .summary = "scripted", .probe = fake_probe, .create = fake_create, .intrusive = true}};
+  auto run_with = [&](Options o) {
+    FakeWaiter::script.assign({Step{exited(0, 0)}});
+    Targets t;
+    t.pinned.push_back(PidRef::unpinned(101));
+    EventLoop loop(Clock::now(), 5s);
+    Lines lines;
+    Reporter reporter(lines, false, false, loop);
+    int code = wait_for(o, t, intrusive_only, loop, reporter);
+    return std::make_pair(code, lines.stderr_text);
+  };
+  Options x;
+  x.exit_status = true;
+  auto [code, err] = run_with(x);
+  EXPECT_EQ(code, 0);
+  EXPECT_NE(err.find("note: using the meddler backend"), std::string::npos) << err;
+  EXPECT_NE(err.find("EINTR"), std::string::npos) << err;
+  EXPECT_THROW(run_with(Options{}), WatchError) << "a plain wait took the intrusive backend";
+  Options forced;
+  forced.backend = "meddler";
+  FakeWaiter::script.assign({Step{exited(0, 0)}});
+  Targets t;
+  t.pinned.push_back(PidRef::unpinned(101));
+  EventLoop loop(Clock::now(), 5s);
+  Lines lines;
+  Reporter reporter(lines, false, false, loop);
+  EXPECT_EQ(wait_for(forced, t, intrusive_only, loop, reporter), 0) << "named, it serves";
+  EXPECT_EQ(lines.stderr_text, "") << "named, no note";
 }
 
 TEST(ExitCodeFor, Precedence) {

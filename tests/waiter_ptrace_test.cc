@@ -3,8 +3,10 @@
 // untraced and running however pwait ends. The shared suite in
 // waiter_test.cc covers the events themselves.
 
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -494,6 +496,88 @@ TEST_F(PtraceCliTest, RefusedWithoutCapSysPtrace) {
   EXPECT_NE(r.err.find("CAP_SYS_PTRACE"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("set-user-ID"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+// Issue 11, defect 7: pwait stopped with Ctrl-Z (SIGTSTP) lets its target
+// go first, so the target is never frozen by pwait's own stop; continued,
+// pwait seizes it again, or sees that it ended meanwhile.
+TEST_F(PtraceCliTest, StoppedPwaitLeavesTheTargetFree) {
+  for (bool ends_meanwhile : {false, true}) {
+    Target t(count_signals);
+    ASSERT_EQ(t.read_line(), "ready 0");
+    Command::Setup own;
+    own.own_process_group = true;  // a job of its own, as at a terminal
+    Command pwait({testing::pwait_binary(), "--backend", "ptrace", "-v", "-x", std::to_string(t.pid())}, own);
+    ASSERT_TRUE(eventually([&] { return tracing_process(t.pid()) == pwait.pid(); }));
+    pwait.kill(SIGTSTP);
+    ASSERT_TRUE(eventually([&] { return state_of(pwait.pid()) == 'T'; })) << "pwait did not stop";
+    EXPECT_EQ(tracer_of(t.pid()), 0) << "stopped while still tracing its target";
+    t.kill(SIGUSR1);  // handled at once, not held in a tracing stop
+    EXPECT_EQ(t.read_line(), "u " + std::to_string(t.pid()));
+    if (ends_meanwhile) {
+      t.kill(SIGTERM);
+      EXPECT_EQ(t.read_line(), "count 1");
+      t.wait_exited();
+      pwait.kill(SIGCONT);
+      testing::Result r = pwait.wait();
+      EXPECT_EQ(r.exit_code(), 3) << r.out << r.err;
+      EXPECT_EQ(r.out, std::to_string(t.pid()) + ": exited with status 3\n");
+    } else {
+      pwait.kill(SIGCONT);
+      ASSERT_TRUE(eventually([&] { return tracing_process(t.pid()) == pwait.pid(); })) << "not seized again";
+      t.kill(SIGUSR1);
+      EXPECT_EQ(t.read_line(), "u " + std::to_string(t.pid()));
+      t.exit(6);
+      testing::Result r = pwait.wait();
+      EXPECT_EQ(r.exit_code(), 6) << r.out << r.err;
+    }
+  }
+}
+
+// A target that drops to nobody, says "ready", and on command execs
+// `program -u` with its output on `out`: a set-user-ID root program prints 0.
+std::string g_setuid_program;
+int exec_setuid_on_command(int in, int out) {
+  g_out = out;
+  if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+    return 97;
+  write_number("ready ", 0);
+  char c;
+  while (read(in, &c, 1) < 0 && errno == EINTR) {
+  }
+  dup2(out, 1);
+  execl(g_setuid_program.c_str(), g_setuid_program.c_str(), "-u", static_cast<char*>(nullptr));
+  return 98;
+}
+
+// Issue 11, defect 6: a set-user-ID program the target runs keeps its
+// privileges under pwait's ptrace (which is refused without CAP_SYS_PTRACE,
+// the privilege that keeps them: see RefusedWithoutCapSysPtrace).
+TEST_F(PtraceCliTest, SetUserIdExecKeepsItsPrivileges) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to make a set-user-ID root program";
+  g_setuid_program = ::testing::TempDir() + "pwait_setuid_id_" + std::to_string(getpid());
+  {
+    Command cp({"/bin/cp", "/usr/bin/id", g_setuid_program});
+    ASSERT_EQ(cp.wait().exit_code(), 0);
+  }
+  ASSERT_EQ(chmod(g_setuid_program.c_str(), 04755), 0);
+  auto euid_after_exec = [&](bool watched) {
+    Target t(exec_setuid_on_command);
+    if (t.read_line() != "ready 0") return std::string("target did not start");
+    std::unique_ptr<Command> pwait;
+    if (watched) pwait = watch(t);
+    t.send('x');
+    std::string line = t.read_line();
+    if (pwait) pwait->wait();
+    return line;
+  };
+  std::string unwatched = euid_after_exec(false);
+  if (unwatched != "0") {
+    unlink(g_setuid_program.c_str());
+    GTEST_SKIP() << "set-user-ID programs do not run privileged here (nosuid?): id -u said " << unwatched;
+  }
+  EXPECT_EQ(euid_after_exec(true), "0") << "the traced exec lost its privileges";
+  unlink(g_setuid_program.c_str());
 }
 
 }  // namespace
