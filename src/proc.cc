@@ -8,6 +8,7 @@
 #include <charconv>
 #include <climits>
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "pwait/error.h"
 #include "pwait/fd.h"
+#include "pwait/report.h"
 
 namespace pwait {
 namespace {
@@ -114,20 +116,57 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
 
 bool process_exists(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
-std::optional<pid_t> read_tgid(pid_t pid) {
+std::optional<ProcStatus> parse_proc_status(std::string_view text) {
+  ProcStatus st;
+  bool have_tgid = false, have_uid = false, have_gid = false;
+  while (!text.empty()) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(line.size() + 1, text.size()));
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, colon), value = line.substr(colon + 1);
+    value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
+    // The numbers of a field, as many as `out` holds: all must be there.
+    auto numbers = [&](auto& out, int base = 10) {
+      std::string_view v = value;
+      for (auto& n : out) {
+        v.remove_prefix(std::min(v.find_first_not_of(" \t"), v.size()));
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n, base);
+        if (ec != std::errc()) return false;
+        v.remove_prefix(static_cast<std::size_t>(p - v.data()));
+      }
+      return true;
+    };
+    std::array<long long, 1> one{};
+    if (key == "Name") st.name = value;
+    else if (key == "Tgid") have_tgid = numbers(one) && (st.tgid = static_cast<pid_t>(one[0]), true);
+    else if (key == "PPid" && numbers(one)) st.ppid = static_cast<pid_t>(one[0]);
+    else if (key == "TracerPid" && numbers(one)) st.tracer = static_cast<pid_t>(one[0]);
+    else if (key == "Uid") have_uid = numbers(st.uid);
+    else if (key == "Gid") have_gid = numbers(st.gid);
+    else if (key == "CapEff") {
+      std::array<std::uint64_t, 1> caps{};
+      if (numbers(caps, 16)) st.cap_eff = caps[0];
+    }
+  }
+  if (!have_tgid || !have_uid || !have_gid) return std::nullopt;
+  return st;
+}
+
+std::optional<ProcStatus> read_proc_status(pid_t pid) {
   std::string p = "/proc/" + std::to_string(pid) + "/status";
-  char buf[4096];
+  char buf[8192];
   std::size_t len;
   if (!read_small(p.c_str(), buf, sizeof buf, len)) return std::nullopt;
-  std::string_view text(buf, len);
-  auto at = text.find("\nTgid:");
-  if (at == std::string_view::npos) throw_error(EINVAL, "parse", p);
-  text.remove_prefix(at + 6);
-  text.remove_prefix(std::min(text.find_first_not_of(" \t"), text.size()));
-  text = text.substr(0, text.find('\n'));
-  pid_t tgid;
-  if (!to_number(text, tgid)) throw_error(EINVAL, "parse", p);
-  return tgid;
+  auto st = parse_proc_status({buf, len});
+  if (!st) throw_error(EINVAL, "parse", p);
+  return st;
+}
+
+std::optional<pid_t> read_tgid(pid_t pid) {
+  auto st = read_proc_status(pid);
+  if (!st) return std::nullopt;
+  return st->tgid;
 }
 
 std::string not_a_process(pid_t pid, std::optional<pid_t> tgid) {
@@ -187,54 +226,24 @@ bool in_initial_user_namespace() {
 
 namespace {
 
-// The text of /proc/PID/status; nullopt when the process is gone.
-std::optional<std::string> read_status(pid_t pid) {
-  char buf[8192];
-  std::size_t len;
+constexpr int kCapSysPtrace = 19;
+
+// /proc/PID/status, or nullopt when it cannot be read (gone, hidden).
+std::optional<ProcStatus> status_of(pid_t pid) {
   try {
-    if (!read_small(fmt::format("/proc/{}/status", pid).c_str(), buf, sizeof buf, len)) return std::nullopt;
+    return read_proc_status(pid);
   } catch (const std::system_error&) {
     return std::nullopt;
   }
-  return std::string(buf, len);
 }
-
-// The value of "Key:" in /proc/PID/status text, trimmed; empty if absent.
-std::string_view status_field(std::string_view text, std::string_view key) {
-  std::size_t at = text.rfind(key, 0) == 0 ? 0 : text.find(fmt::format("\n{}", key));
-  if (at == std::string_view::npos) return {};
-  text.remove_prefix(at + (at == 0 ? 0 : 1) + key.size());
-  text.remove_prefix(std::min(text.find_first_not_of(" \t"), text.size()));
-  return text.substr(0, text.find('\n'));
-}
-
-// The first `n` whitespace-separated numbers of a status field (Uid:, Gid:).
-std::vector<long> numbers(std::string_view field, std::size_t n) {
-  std::vector<long> out;
-  while (out.size() < n && !field.empty()) {
-    field.remove_prefix(std::min(field.find_first_not_of(" \t"), field.size()));
-    long v = 0;
-    auto [p, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
-    if (ec != std::errc()) break;
-    out.push_back(v);
-    field.remove_prefix(static_cast<std::size_t>(p - field.data()));
-  }
-  return out;
-}
-
-constexpr int kCapSysPtrace = 19;
 
 }  // namespace
 
 bool may_trace_anything() {
   // Capabilities held inside a user namespace count only there.
   if (!in_initial_user_namespace()) return false;
-  auto text = read_status(getpid());
-  if (!text) return false;
-  std::string_view eff = status_field(*text, "CapEff:");
-  unsigned long long caps = 0;
-  std::from_chars(eff.data(), eff.data() + eff.size(), caps, 16);
-  return caps & (1ull << kCapSysPtrace);
+  auto self = status_of(getpid());
+  return self && (self->cap_eff & (std::uint64_t{1} << kCapSysPtrace));
 }
 
 std::optional<std::string> yama_refusal(bool privileged) {
@@ -255,25 +264,18 @@ std::optional<std::string> yama_refusal(bool privileged) {
 }
 
 std::optional<std::string> ptrace_refusal(pid_t pid, bool privileged) {
-  auto text = read_status(pid);
-  if (!text) return std::nullopt;
-  pid_t tracer = 0;
-  std::string_view field = status_field(*text, "TracerPid:");
-  std::from_chars(field.data(), field.data() + field.size(), tracer);
-  if (tracer != 0) {
+  auto st = status_of(pid);
+  if (!st) return std::nullopt;
+  if (st->tracer != 0) {
     // TracerPid names the tracing thread; say which process it belongs to.
-    auto about = read_status(tracer);
-    std::string name = about ? std::string(status_field(*about, "Name:")) : "?";
-    std::string process = about ? std::string(status_field(*about, "Tgid:")) : std::to_string(tracer);
-    return fmt::format("{}: already traced by process {} ({}); only one tracer at a time", pid, process, name);
+    auto about = status_of(st->tracer);
+    return fmt::format("{}: already traced by process {} ({}); only one tracer at a time", pid,
+                       about ? about->tgid : st->tracer, about ? shown(about->name) : "?");
   }
   if (privileged) return std::nullopt;
   // The kernel's check: our real uid and gid match the target's real, effective and saved ones.
-  auto uids = numbers(status_field(*text, "Uid:"), 3);
-  auto gids = numbers(status_field(*text, "Gid:"), 3);
-  bool same = uids.size() == 3 && gids.size() == 3;
-  for (long u : uids) same = same && u == static_cast<long>(getuid());
-  for (long g : gids) same = same && g == static_cast<long>(getgid());
+  bool same = true;
+  for (int k = 0; k < 3; ++k) same = same && st->uid[k] == getuid() && st->gid[k] == getgid();
   if (!same) return fmt::format("{}: belongs to another user; tracing it needs CAP_SYS_PTRACE", pid);
   return std::nullopt;
 }

@@ -44,6 +44,25 @@ TEST(ParseProcStat, RejectsMalformed) {
   EXPECT_FALSE(parse_proc_stat("12 (x) ZZ 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20"));
 }
 
+TEST(ParseProcStatus, TheFieldsPwaitReads) {
+  constexpr std::string_view text =
+      "Name:\tmy\\nname\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nNgid:\t0\nPid:\t4243\n"
+      "PPid:\t999\nTracerPid:\t77\nUid:\t1000\t1001\t1002\t1003\nGid:\t100\t101\t102\t103\n"
+      "CapEff:\t0000000000080000\n";
+  auto st = parse_proc_status(text);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->name, "my\\nname");
+  EXPECT_EQ(st->tgid, 4242);
+  EXPECT_EQ(st->ppid, 999);
+  EXPECT_EQ(st->tracer, 77);
+  EXPECT_EQ(st->uid, (std::array<uid_t, 4>{1000, 1001, 1002, 1003}));
+  EXPECT_EQ(st->gid, (std::array<gid_t, 4>{100, 101, 102, 103}));
+  EXPECT_EQ(st->cap_eff, 1u << 19);
+  EXPECT_FALSE(parse_proc_status("Name:\tx\nUid:\t1 1 1 1\nGid:\t1 1 1 1\n")) << "no Tgid";
+  EXPECT_FALSE(parse_proc_status("Tgid:\t1\nUid:\t1 1\nGid:\t1 1 1 1\n")) << "a short Uid";
+  EXPECT_FALSE(parse_proc_status(""));
+}
+
 TEST(ReadProcStat, Self) {
   auto st = read_proc_stat(getpid());
   ASSERT_TRUE(st);
@@ -51,6 +70,10 @@ TEST(ReadProcStat, Self) {
   EXPECT_NE(st->state, 'Z');
   EXPECT_GT(st->start_time, 0u);
   EXPECT_EQ(read_tgid(getpid()), getpid());
+  auto status = read_proc_status(getpid());
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->ppid, getppid());
+  EXPECT_EQ(status->uid[0], getuid());
 }
 
 TEST(ReadProcStat, NoSuchProcess) {

@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +34,24 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 /// Whether some process or thread has number `pid` (kill(pid, 0)), whatever
 /// /proc shows us.
 bool process_exists(pid_t pid);
+
+/// The fields of /proc/PID/status that pwait reads.
+struct ProcStatus {
+  std::string name;            ///< Name: the command name, as the kernel escapes it
+  pid_t tgid = 0;              ///< the thread group (process) a task belongs to
+  pid_t ppid = 0;
+  pid_t tracer = 0;            ///< TracerPid: the tracing thread, 0 if none
+  std::array<uid_t, 4> uid{};  ///< real, effective, saved, filesystem
+  std::array<gid_t, 4> gid{};
+  std::uint64_t cap_eff = 0;   ///< effective capabilities
+};
+
+/// Parses the text of /proc/PID/status; nullopt when Tgid, Uid or Gid is
+/// missing or malformed.
+std::optional<ProcStatus> parse_proc_status(std::string_view text);
+
+/// Reads /proc/PID/status; nullopt when no such task exists (or /proc hides it).
+std::optional<ProcStatus> read_proc_status(pid_t pid);
 
 /// The thread-group id of task `pid` (from /proc/PID/status); nullopt if gone.
 /// Differs from `pid` when `pid` names a thread that is not a group leader.
