@@ -1041,6 +1041,7 @@ struct Summary {
   std::string start_note;
   std::vector<double> idle_rss;  // VmRSS while waiting, KiB, per latency (or footprint) run
   std::vector<RunResult> busy;   // busy-machine runs
+  std::map<int, std::pair<double, double>> by_run;  // run number -> latency, CPU (runs that went right)
 };
 
 // Median time to return over the floor measured with no waiter running.
@@ -1087,6 +1088,18 @@ std::pair<double, double> ratio_interval(const std::vector<double>& x, const std
     ratios.push_back(quantile(a, q) / quantile(b, q));
   }
   return {quantile(ratios, 0.025), quantile(ratios, 0.975)};
+}
+
+// 95% interval of quantile(v, q), by resampling v (as above).
+std::pair<double, double> quantile_interval(const std::vector<double>& v, double q) {
+  if (v.size() < 2) return {NAN, NAN};
+  std::mt19937_64 rng(99);
+  std::vector<double> qs, a(v.size());
+  for (int k = 0; k < 2000; ++k) {
+    for (auto& x : a) x = v[rng() % v.size()];
+    qs.push_back(quantile(a, q));
+  }
+  return {quantile(qs, 0.025), quantile(qs, 0.975)};
 }
 
 // A waiter's busy-machine runs, summed up.
@@ -1168,7 +1181,9 @@ int main(int argc, char** argv) {
                  win.machine_exits, win.wakeups, win.drops, r.fail.c_str());
     std::fflush(raw);
   };
-  auto progress = [](const std::string& s) { std::fprintf(stderr, "bench: %s\n", s.c_str()); };
+  auto progress = [&](const std::string& s) {
+    std::fprintf(stderr, "bench: %4.0f s: %s\n", static_cast<double>(now_ns() - bench_start) / 1e9, s.c_str());
+  };
 
   // Start-up first, on a quiet machine: every waiter on a PID that is already
   // gone, against `true`.
@@ -1226,6 +1241,7 @@ int main(int argc, char** argv) {
           into[i].cpu.push_back(static_cast<double>(r.cpu));
           into[i].rss_kb = std::max(into[i].rss_kb, r.maxrss_kb);
           if (r.idle_rss_kb > 0) into[i].idle_rss.push_back(static_cast<double>(r.idle_rss_kb));
+          into[i].by_run[run] = {static_cast<double>(r.t_return), static_cast<double>(r.cpu)};
         } else {
           into[i].lat_fail.push_back(r.fail);
         }
@@ -1470,27 +1486,47 @@ int main(int argc, char** argv) {
       }
       footprint += "\n| figure | B/A: shedding off ÷ on [95% interval] | A'/A: noise control [95% interval] | reading |\n"
                    "|---|---|---|---|\n";
+      auto reading = [](std::pair<double, double> ib, std::pair<double, double> ic) -> std::string {
+        return std::isnan(ib.first) || std::isnan(ic.first) ? "not enough runs"
+               : ib.first > ic.second ? "**B higher than A beyond the noise**: shedding lowers it"
+               : ib.second < ic.first ? "**B lower than A beyond the noise**: shedding raises it"
+                                      : "within the noise";
+      };
       auto compare = [&](const char* what, const std::vector<double> Summary::*field, double q) {
         const auto& x = fp[0].*field;
         const auto& b = fp[1].*field;
         const auto& c = fp[2].*field;
         double rb = quantile(b, q) / quantile(x, q), rc = quantile(c, q) / quantile(x, q);
         auto ib = ratio_interval(b, x, q), ic = ratio_interval(c, x, q);
-        std::string reading = std::isnan(ib.first) || std::isnan(ic.first) ? "not enough runs"
-                              : ib.first > ic.second ? "**B higher than A beyond the noise**: shedding lowers it"
-                              : ib.second < ic.first ? "**B lower than A beyond the noise**: shedding raises it"
-                                                     : "within the noise";
         footprint += fmt("| %s | %.3f× [%.3f–%.3f] | %.3f× [%.3f–%.3f] | %s |\n", what, rb, ib.first, ib.second, rc,
-                         ic.first, ic.second, reading.c_str());
+                         ic.first, ic.second, reading(ib, ic).c_str());
       };
       compare("latency median", &Summary::lat, 0.5);
       compare("latency p90", &Summary::lat, 0.9);
       compare("latency p99", &Summary::lat, 0.99);
       compare("CPU per wait (median)", &Summary::cpu, 0.5);
       compare("RSS while waiting (median)", &Summary::idle_rss, 0.5);
-      footprint += "\nIntervals: 2,000 bootstrap resamples of each arm. \"Beyond the noise\" only where the "
-                   "intervals of B/A and A'/A do not overlap. The load average when the A/B began: " +
-                   fp_loadavg + ".\n";
+      // Paired: the three arms of one run ran within a second or so of each
+      // other, so B's and A''s ratio to A in the same run cancels the
+      // machine's slower drift.
+      auto paired = [&](const char* what, double std::pair<double, double>::*field) {
+        std::vector<double> b, c;
+        for (const auto& [run, a] : fp[0].by_run) {
+          auto ob = fp[1].by_run.find(run), oc = fp[2].by_run.find(run);
+          if (ob == fp[1].by_run.end() || oc == fp[2].by_run.end()) continue;
+          b.push_back(ob->second.*field / a.*field);
+          c.push_back(oc->second.*field / a.*field);
+        }
+        auto ib = quantile_interval(b, 0.5), ic = quantile_interval(c, 0.5);
+        footprint += fmt("| %s, paired (median of per-run ratios, %zu runs) | %.3f× [%.3f–%.3f] | %.3f× [%.3f–%.3f] | %s |\n",
+                         what, b.size(), quantile(b, 0.5), ib.first, ib.second, quantile(c, 0.5), ic.first, ic.second,
+                         reading(ib, ic).c_str());
+      };
+      paired("latency", &std::pair<double, double>::first);
+      paired("CPU per wait", &std::pair<double, double>::second);
+      footprint += "\nIntervals: 2,000 bootstrap resamples of each arm (paired: of the per-run ratios). \"Beyond the "
+                   "noise\" only where the intervals of B/A and A'/A do not overlap. The load average when the A/B "
+                   "began: " + fp_loadavg + "; at the end of the benchmark: " + first_line(slurp("/proc/loadavg")) + ".\n";
     }
     det += "\n" + footprint;
   }
