@@ -218,10 +218,16 @@ bool in_initial_user_namespace() {
   } catch (const std::exception&) {
     return true;  // cannot tell: do not blame it
   }
-  buf[len] = '\0';
-  unsigned long inside = 1, outside = 1, count = 0;
-  if (std::sscanf(buf, "%lu %lu %lu", &inside, &outside, &count) != 3) return false;  // no mapping
-  return inside == 0 && outside == 0 && count == 4294967295UL;
+  // "0 0 4294967295": the whole range, mapped to itself.
+  std::string_view map(buf, len);
+  std::array<unsigned long, 3> v{};
+  for (auto& n : v) {
+    map.remove_prefix(std::min(map.find_first_not_of(" \t\n"), map.size()));
+    auto [p, ec] = std::from_chars(map.data(), map.data() + map.size(), n);
+    if (ec != std::errc()) return false;  // no mapping
+    map.remove_prefix(static_cast<std::size_t>(p - map.data()));
+  }
+  return v[0] == 0 && v[1] == 0 && v[2] == 4294967295UL;
 }
 
 namespace {

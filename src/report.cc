@@ -30,6 +30,34 @@ std::string shown(std::string_view text) {
   return out + "'";
 }
 
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    // The length of a valid UTF-8 sequence starting here (shortest form, no
+    // surrogates, at most U+10FFFF), or 0.
+    std::size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3
+                  : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+    auto cont = [&](std::size_t k) { return i + k < text.size() && (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80; };
+    for (std::size_t k = 1; k < n; ++k) if (!cont(k)) n = 0;
+    if (n >= 3) {
+      auto c1 = static_cast<unsigned char>(text[i + 1]);
+      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 >= 0x90)) n = 0;
+    }
+    if (n > 1) {
+      out.append(text.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c < 0x20 || c >= 0x7f) out += fmt::format("\\u{:04x}", c);
+    else out += static_cast<char>(c);
+    ++i;
+  }
+  return out + "\"";
+}
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {

@@ -19,6 +19,11 @@ namespace pwait {
 /// terminal escape or a line break in an argument never reaches stderr raw.
 std::string shown(std::string_view text);
 
+/// `text` as a JSON string, quotes included: valid UTF-8 passes through, a
+/// control character or a byte that is not UTF-8 (a process name may hold
+/// any byte) becomes \u00XX, so the line stays one valid JSON value.
+std::string json_string(std::string_view text);
+
 /// "killed by signal 9 (SIGKILL)" / "exited with status 3" for a wait status.
 std::string describe_status(int status);
 
