@@ -22,7 +22,8 @@ const Backend kBackends[] = {
      .create = netlink_create,
      .release = netlink_release},
     {.name = "ptrace",
-     .summary = "PTRACE_SEIZE + exit stop: status before any reap; intercepts the targets' signals",
+     .summary = "PTRACE_SEIZE + exit stop: status before any reap; while traced, a target's blocking call "
+                "fails with EINTR even on a signal it ignores, and no debugger can attach",
      .probe = ptrace_probe,
      .create = ptrace_create,
      .intrusive = true},
