@@ -4,10 +4,25 @@
 
 # The options of `pwait --help`, one line each: short|long|value|description.
 # The value is what the option takes: empty for a flag, else one of the kinds
-# _pwait_values knows (file, backend, signal, text).
+# _pwait_values knows (file, backend, signal, user, group, pid, text).
 # tests/completion_test.cc fails when --help lists an option missing here.
 _pwait_options=(
     '-F|--pidfile|file|read more PIDs from FILE (- is stdin); repeatable'
+    '-L|--logpidfile||refuse a pidfile that its daemon does not hold locked'
+    '-m|--match|text|the process name matches this extended regular expression'
+    '|--full||match PATTERN against the whole command line'
+    '|--exact||PATTERN matches all of the name or line'
+    '|--ignore-case||match PATTERN ignoring case'
+    '|--euid|user|effective user, names or numbers, comma-separated'
+    '|--uid|user|real user'
+    '|--group|group|real group'
+    '|--parent|pid|parent process'
+    '|--pgroup|text|process group; 0 is pwait'"'"'s own'
+    '|--session|text|session; 0 is pwait'"'"'s own'
+    '|--terminal|text|controlling terminal: pts/3, tty1'
+    '|--newest||only the most recently started of those'
+    '|--oldest||only the first started of those'
+    '|--older|text|started at least DURATION ago'
     '-o|--any||return when the first target has ended'
     '-c|--count|text|return when N targets have ended'
     '-r|--reaped||a target ends when it is reaped (gone), not when it exits'
@@ -19,6 +34,7 @@ _pwait_options=(
     '-v|--verbose||one line per event on stdout'
     '-j|--json||one JSON object per event on stdout (JSON Lines)'
     '-x|--exit-status||exit with the first failure among the targets'
+    '|--print-handles||print each target as PID:INODE, one a line, and exit'
     '-h|--help||print the help and exit'
     '-V|--version||print the version and exit'
 )
@@ -112,6 +128,18 @@ _pwait_values()
             done
             ;;
         signal) _pwait_signals ;;
+        user)
+            # A comma-separated list: complete its last element.
+            local head=${cur%,*} last=${cur##*,} name
+            [[ $cur == *,* ]] && head+=, || head=
+            for name in $(compgen -u -- "$last"); do _pwait_add "$head$name"; done
+            ;;
+        group)
+            local head=${cur%,*} last=${cur##*,} name
+            [[ $cur == *,* ]] && head+=, || head=
+            for name in $(compgen -g -- "$last"); do _pwait_add "$head$name"; done
+            ;;
+        pid) _pwait_pids ;;
     esac
     return 0
 }

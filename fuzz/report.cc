@@ -60,9 +60,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::require_one_clean_line(quoted, 4 * 40 + 5);
   fuzz::require(json_string_ok(json_string(text)));
   if (size >= 4) {
+    std::string text_copy(text);
     int status;
     std::memcpy(&status, data, sizeof status);
-    std::string line = json_line("exited", 1234, status, true, 99, "pidfd", Duration(1));
+    std::string line = json_line("exited", {1234, &text_copy, 77}, status, true, 99, "pidfd", Duration(1));
     fuzz::require(line.find('\n') == std::string::npos);
     fuzz::require_one_clean_line(describe_status(status));
   }

@@ -19,37 +19,60 @@
 #include "pwait/fd.h"
 #include "pwait/proc.h"
 #include "pwait/report.h"
+#include "pwait/select.h"
 
 namespace pwait {
 namespace {
 
 constexpr const char* kHelp = R"(Usage: pwait [options] PID...
        pwait [options] -F FILE [PID...]
+       pwait [options] -m PATTERN | --euid USERS | ... [PID...]
        pwait --list-backends [PID...]
 Wait for processes to end (any process, not only children) and say how they ended.
 
-  PID                     a process ID, or PID:INODE (util-linux's handle: only that
-                          process will do); one that names no process is missing
+Targets (any number of each; a process named twice counts once):
+  PID                     a process ID, /proc/PID, or PID:INODE (util-linux's handle:
+                          only that process will do); one that names no process is missing
   -F, --pidfile FILE      read more PIDs from FILE ('-' is stdin), as they come: separated
                           by white space or commas, '#' starts a comment; repeatable
+  -L, --logpidfile        refuse a pidfile that its daemon does not hold locked (pidwait -L)
+Selecting, as pgrep (all that are given must hold; never pwait or its ancestors):
+  -m, --match PATTERN     the process name matches this extended regular expression
+      --full              match PATTERN against the whole command line (pgrep -f)
+      --exact             PATTERN matches all of the name or line (pgrep -x)
+      --ignore-case       match PATTERN ignoring case (pgrep -i)
+      --euid USERS        effective user, names or numbers, comma-separated (pgrep -u)
+      --uid USERS         real user (pgrep -U)
+      --group GROUPS      real group (pgrep -G)
+      --parent PIDS       parent process (pgrep -P)
+      --pgroup PGIDS      process group; 0 is pwait's own (pgrep -g)
+      --session SIDS      session; 0 is pwait's own (pgrep -s)
+      --terminal TTYS     controlling terminal: pts/3, tty1 (pgrep -t)
+      --newest            only the most recently started of those (pgrep -n)
+      --oldest            only the first started of those (pgrep -o)
+      --older DURATION    started at least DURATION ago (pgrep -O)
+Waiting:
   -o, --any               return when the first target has ended
   -c, --count N           return when N targets have ended (1 <= N <= number of targets)
   -r, --reaped            a target ends when it is reaped (gone), not when it exits (zombie)
-  -e, --exited            a PID that names no process counts as ended (default: an error)
+  -e, --exited            a PID that names no process counts as ended, and so does
+                          nothing to wait for (default: an error, exit 1)
   -t, --timeout DURATION  give up after DURATION (from pwait's start, reading pidfiles
                           included): 10, 1.5, 250ms, 2m, 1h, 1d; 0 means never; at most 10^8 s
   -b, --backend NAME      auto, pidfd, netlink, ptrace, poll; default from PWAIT_BACKEND, else auto
       --list-backends     print every backend, usable here or not, and why; with PIDs, whether
                           it can serve those; exit 0
       --interval DURATION with --backend poll: its interval (default: adaptive, 5ms up to 100ms)
-  -v, --verbose           one line per event on stdout
+Saying:
+  -v, --verbose           one line per event on stdout (and per process selected)
   -j, --json              one JSON object per event on stdout (JSON Lines)
   -x, --exit-status       exit with the first failure among the targets
+      --print-handles     print each target as PID:INODE, one a line, and exit
   -h, --help              print this help and exit
   -V, --version           print the version and exit
 
-Exit status: 0 condition met; 1 a PID named no process (without -e), or nothing to
-wait for; 2 usage error; 3 a target cannot be watched; 124 timeout; 125 (-x) a
+Exit status: 0 condition met; 1 a PID named no process, or nothing to wait for (both
+without -e); 2 usage error; 3 a target cannot be watched; 124 timeout; 125 (-x) a
 target's status is unknown; 128+N pwait stopped by signal N. With -x: the first
 failed target's exit code, or 128+N if signal N killed it. See pwait(1).
 
@@ -163,6 +186,24 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   app.add_flag("-v,--verbose", o.verbose);
   app.add_flag("-j,--json", o.json);
   app.add_flag("-x,--exit-status", o.exit_status);
+  app.add_flag("-L,--logpidfile", o.lock_pidfiles);
+  app.add_flag("--print-handles", o.print_handles);
+  Criteria& c = o.criteria;
+  std::string pattern, euids, uids, gids, parents, pgroups, sessions, terminals, older;
+  auto* pattern_opt = app.add_option("-m,--match", pattern);
+  app.add_flag("--full", c.full);
+  app.add_flag("--exact", c.exact);
+  app.add_flag("--ignore-case", c.ignore_case);
+  auto* euid_opt = app.add_option("--euid", euids);
+  auto* uid_opt = app.add_option("--uid", uids);
+  auto* group_opt = app.add_option("--group", gids);
+  auto* parent_opt = app.add_option("--parent", parents);
+  auto* pgroup_opt = app.add_option("--pgroup", pgroups);
+  auto* session_opt = app.add_option("--session", sessions);
+  auto* terminal_opt = app.add_option("--terminal", terminals);
+  app.add_flag("--newest", c.newest);
+  app.add_flag("--oldest", c.oldest);
+  auto* older_opt = app.add_option("--older", older);
 
   // The PIDs never reach CLI11, which would hold each as a string several
   // times over (megabytes with 20,000 targets): every argument that is not
@@ -209,6 +250,18 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   std::vector<const char*>().swap(operands);
   for (const Named& n : o.operands)
     if (n.pid == getpid()) throw UsageError(fmt::format("{}: is pwait itself; it cannot wait for its own end", n.pid));
+  if (pattern_opt->count()) c.pattern = pattern;
+  if (euid_opt->count()) c.euids = parse_users(euids, "--euid");
+  if (uid_opt->count()) c.uids = parse_users(uids, "--uid");
+  if (group_opt->count()) c.gids = parse_groups(gids, "--group");
+  if (parent_opt->count()) c.parents = parse_id_list(parents, "--parent");
+  if (pgroup_opt->count()) c.pgroups = parse_id_list(pgroups, "--pgroup", getpgrp());
+  if (session_opt->count()) c.sessions = parse_id_list(sessions, "--session", getsid(0));
+  if (terminal_opt->count()) c.terminals = parse_terminals(terminals, "--terminal");
+  if (older_opt->count()) c.older = parse_duration(older, "--older");
+  if (c.newest && c.oldest) throw UsageError("--newest and --oldest exclude each other");
+  if ((c.full || c.exact || c.ignore_case) && !c.pattern)
+    throw UsageError(fmt::format("{} applies to a pattern: give one with -m", c.full ? "--full" : c.exact ? "--exact" : "--ignore-case"));
   if (o.list_backends) {
     if (!o.pidfiles.empty()) throw UsageError("--list-backends takes PIDs as operands, not from --pidfile");
     result.options = std::move(o);
@@ -227,8 +280,9 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
     if (*o.interval < std::chrono::milliseconds(1))
       throw UsageError(fmt::format("invalid interval {}: must be at least 1ms", shown(interval)));
   }
-  if (o.operands.empty() && o.pidfiles.empty())
-    throw UsageError("no target given: name PIDs as operands or in a pidfile (-F)");
+  if (o.operands.empty() && o.pidfiles.empty() && !c.any())
+    throw UsageError("no target given: name PIDs as operands, in a pidfile (-F), or select them (-m, --euid, ...)");
+  if (o.lock_pidfiles && o.pidfiles.empty()) throw UsageError("--logpidfile applies to pidfiles: give one with -F");
   if (any && count_opt->count()) throw UsageError("--any and --count exclude each other");
   if (any) o.count = 1;
   if (count_opt->count()) {

@@ -1,6 +1,7 @@
 #include "pwait/pidfile.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,9 +58,26 @@ class Reader final : public EventLoop::Source {
   bool done_ = false;
 };
 
+// Whether another process holds `fd`'s file locked, with flock(2) or fcntl(2)
+// (lockf(3)), as daemons lock their pidfiles; pgrep -L asks the same.
+bool locked(int fd) {
+  if (flock(fd, LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
+  flock(fd, LOCK_UN);
+  struct flock probe {};
+  probe.l_type = F_RDLCK;
+  probe.l_whence = SEEK_SET;
+  return fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type == F_WRLCK;
+}
+
 }  // namespace
 
 Named parse_named(std::string_view text) {
+  // /proc/PID, as FreeBSD's and illumos' pwait take it.
+  if (text.starts_with("/proc/") && text.find(':') == std::string_view::npos) {
+    std::string_view rest = text.substr(6);
+    if (rest.ends_with('/')) rest.remove_suffix(1);
+    if (all_digits(rest)) text = rest;
+  }
   std::string_view pid = text.substr(0, text.find(':'));
   std::string_view inode = pid.size() < text.size() ? text.substr(pid.size() + 1) : std::string_view();
   Named n;
@@ -121,7 +139,7 @@ void PidfileParser::feed(std::string_view chunk, const Add& add) {
 
 void PidfileParser::finish(const Add& add) { flush(add); }
 
-bool read_pidfile(EventLoop& loop, const std::string& path, const PidfileParser::Add& add) {
+bool read_pidfile(EventLoop& loop, const std::string& path, const PidfileParser::Add& add, bool require_lock) {
   Fd owned;
   int fd = 0;
   if (path != "-") {
@@ -134,6 +152,9 @@ bool read_pidfile(EventLoop& loop, const std::string& path, const PidfileParser:
       throw UsageError(fmt::format("pidfile {}: {}", shown(path), strerror(EISDIR)));
     fd = owned.get();
   }
+  if (require_lock && !locked(fd))
+    throw WatchError(fmt::format("pidfile {} is not locked by its daemon (--logpidfile): the PID in it may "
+                                 "belong to another process by now", shown(path)));
   PidfileParser parser(path);
   Reader reader(fd, parser, add, path);
   try {

@@ -136,7 +136,7 @@ bool PidRef::alive() const {
 std::optional<ProcStat> PidRef::stat() const {
   if (!pidfd_features().open) {
     auto st = read_proc_stat(pid_);
-    if (st && st->start_time != id_) st.reset();
+    if (!st || st->start_time != id_) return std::nullopt;
     return st;
   }
   // Read by number, trusted only if the process holds the number still
@@ -145,7 +145,7 @@ std::optional<ProcStat> PidRef::stat() const {
   int fd = fd_ ? fd_.get() : (transient = reopen()).get();
   if (fd < 0) return std::nullopt;
   auto st = read_proc_stat(pid_);
-  if (st && !pidfd_alive(fd)) st.reset();
+  if (!st || !pidfd_alive(fd)) return std::nullopt;
   return st;
 }
 

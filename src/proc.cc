@@ -57,11 +57,13 @@ bool to_number(std::string_view s, T& out) {
 std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   // "pid (comm) state ppid ..."; comm may hold spaces and ')', so the
   // fields start after the last ')'.
+  auto open = text.find(" (");
   auto close = text.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open + 2) return std::nullopt;
   std::string_view rest = text.substr(close + 1);
 
   ProcStat st;
+  st.comm = text.substr(open + 2, close - open - 2);
   int field = 2;  // the field just consumed: comm
   bool have_threads = false, have_start = false;
   while (!rest.empty()) {
@@ -79,6 +81,15 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
         break;
       case 4:
         if (!to_number(tok, st.ppid)) return std::nullopt;
+        break;
+      case 5:
+        if (!to_number(tok, st.pgrp)) return std::nullopt;
+        break;
+      case 6:
+        if (!to_number(tok, st.session)) return std::nullopt;
+        break;
+      case 7:
+        if (!to_number(tok, st.tty_nr)) return std::nullopt;
         break;
       case 20:
         if (!to_number(tok, st.num_threads)) return std::nullopt;

@@ -19,16 +19,18 @@ std::string signal_name(int sig) {
 
 }  // namespace
 
-std::string shown(std::string_view text) {
-  std::string out = "'";
+std::string printable(std::string_view text) {
+  std::string out;
   for (char c : text.substr(0, 40)) {
     auto u = static_cast<unsigned char>(c);
     if (u >= 0x20 && u < 0x7f && c != '\\' && c != '\'') out += c;
     else out += fmt::format("\\x{:02x}", u);
   }
   if (text.size() > 40) out += "...";
-  return out + "'";
+  return out;
 }
+
+std::string shown(std::string_view text) { return "'" + printable(text) + "'"; }
 
 std::string json_string(std::string_view text) {
   std::string out = "\"";
@@ -79,7 +81,7 @@ std::string verbose_line(const Event& event, pid_t pid, bool zombie_detail) {
   return line;
 }
 
-std::string json_line(std::string_view kind, pid_t pid, const std::optional<int>& status,
+std::string json_line(std::string_view kind, const Who& who, const std::optional<int>& status,
                       bool zombie, pid_t parent, std::string_view backend, Duration elapsed) {
   std::string s = "null";
   if (status && WIFEXITED(*status)) {
@@ -90,10 +92,12 @@ std::string json_line(std::string_view kind, pid_t pid, const std::optional<int>
                     WCOREDUMP(*status) ? "true" : "false");
   }
   std::string par = zombie && parent ? fmt::format("{}", parent) : "null";
+  std::string name = who.name ? json_string(*who.name) : "null";
+  std::string inode = who.inode ? fmt::format("{}", who.inode) : "null";
   // The backend name is one of ours ([a-z]+): no escaping needed.
   return fmt::format(
-      R"({{"event":"{}","pid":{},"status":{},"zombie":{},"parent":{},"backend":"{}","elapsed":{:.6f}}})",
-      kind, pid, s, zombie ? "true" : "false", par, backend,
+      R"({{"event":"{}","pid":{},"name":{},"inode":{},"status":{},"zombie":{},"parent":{},"backend":"{}","elapsed":{:.6f}}})",
+      kind, who.pid, name, inode, s, zombie ? "true" : "false", par, backend,
       std::chrono::duration<double>(elapsed).count());
 }
 
@@ -105,21 +109,27 @@ int status_exit_code(const std::optional<int>& status) {
 }
 
 void Reporter::missing(pid_t pid, bool counts_as_ended) {
-  if (json_) output_.out(json_line("missing", pid, std::nullopt, false, 0, backend_, loop_.elapsed()));
+  if (json_) output_.out(json_line("missing", {pid}, std::nullopt, false, 0, backend_, loop_.elapsed()));
   if (!counts_as_ended) diagnostic(fmt::format("{}: no such process", pid));
   else if (verbose_) output_.out(fmt::format("{}: no such process", pid));
 }
 
-void Reporter::event(const Event& e, pid_t pid, bool lasting) {
+void Reporter::event(const Event& e, const Who& who, bool lasting) {
   if (json_)
-    output_.out(json_line(e.kind == EventKind::exited ? "exited" : "reaped", pid, e.status, e.zombie, e.parent,
+    output_.out(json_line(e.kind == EventKind::exited ? "exited" : "reaped", who, e.status, e.zombie, e.parent,
                           backend_, loop_.elapsed()));
   else if (verbose_)
-    output_.out(verbose_line(e, pid, lasting));
+    output_.out(verbose_line(e, who.pid, lasting));
 }
 
-void Reporter::still_pending(pid_t pid, bool zombie, pid_t parent) {
-  if (json_) output_.out(json_line("timeout", pid, std::nullopt, zombie, parent, backend_, loop_.elapsed()));
+void Reporter::still_pending(const Who& who, bool zombie, pid_t parent) {
+  if (json_) output_.out(json_line("timeout", who, std::nullopt, zombie, parent, backend_, loop_.elapsed()));
+}
+
+void Reporter::selected(pid_t pid, std::string_view name, std::string_view skipped) {
+  if (!verbose_) return;
+  if (skipped.empty()) output_.out(fmt::format("waiting for {} (pid {})", printable(name), pid));
+  else diagnostic(fmt::format("not waiting for {} (pid {}): {}", printable(name), pid, skipped));
 }
 
 void Reporter::timed_out(Duration timeout, bool reaped, bool read_all, std::string_view pids) {

@@ -102,6 +102,27 @@ bool still_pending(const PidRef& t, bool reaped) {
   return life == PidRef::Life::running || (reaped && life == PidRef::Life::exited);
 }
 
+// pgrep's warning: a process name is at most 15 bytes, so a longer plain
+// pattern that matched nothing may have meant the command line.
+void warn_of_a_long_name(const Criteria& c, bool matched, Reporter& reporter) {
+  if (matched || !c.pattern || c.full || c.pattern->size() <= 15 ||
+      c.pattern->find_first_of("|[") != std::string::npos)
+    return;
+  reporter.diagnostic(
+      "a process name is at most 15 characters, so a longer pattern matches none; try --full to match "
+      "the command line");
+}
+
+// --print-handles: each target as PID:INODE, on stdout.
+int print_handles(const Targets& targets, bool exited_ok, Output& output, Reporter& reporter) {
+  for (const PidRef& t : targets.pinned) {
+    if (!t.inode()) throw WatchError("--print-handles needs pidfds on pidfs (Linux 6.9), which this kernel lacks");
+    output.out(fmt::format("{}:{}", t.pid(), t.inode()));
+  }
+  for (pid_t pid : targets.missing) reporter.missing(pid, exited_ok);
+  return targets.missing.empty() || exited_ok ? exit_code::ok : exit_code::missing;
+}
+
 }  // namespace
 
 int wait_for(const Options& o, Targets& targets, std::span<const Backend> table, EventLoop& loop,
@@ -111,6 +132,9 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
   request.deadline = loop.deadline();
   Tally tally(targets.pinned.size(), targets.missing.size(), condition);
   auto pid_of = [&](std::size_t i) { return targets.pinned[i].pid(); };
+  auto who = [&](std::size_t i) {
+    return Who{pid_of(i), targets.names.empty() ? nullptr : &targets.names[i], targets.pinned[i].inode()};
+  };
   // Room for every event a target can have (exited, then reaped), so a
   // backend reporting thousands at once never makes the vector grow by
   // copying: pages never written stay out of pwait's RSS.
@@ -154,7 +178,7 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
         // That it is a zombie is worth saying only where it lasts: a target
         // found so when pwait began, or waited for to be reaped; not the
         // moment between an exit and a prompt parent's reap.
-        reporter.event(e, pid_of(e.target), first || o.reaped);
+        reporter.event(e, who(e.target), first || o.reaped);
         if (o.reaped && e.kind == EventKind::exited) unreaped.exited(e);
       }
       events.clear();
@@ -174,7 +198,7 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
       if (!tally.pending(i) || (!started && !still_pending(targets.pinned[i], o.reaped))) continue;
       still += fmt::format(" {}", pid_of(i));
       bool zombie = tally.state(i) == Tally::State::exited;
-      reporter.still_pending(pid_of(i), zombie, zombie && !zombie_parent.empty() ? zombie_parent[i] : 0);
+      reporter.still_pending(who(i), zombie, zombie && !zombie_parent.empty() ? zombie_parent[i] : 0);
     }
     reporter.timed_out(*o.timeout, o.reaped, targets.complete, still);
   }
@@ -207,17 +231,27 @@ int gather_and_wait(const Options& o, EventLoop& loop, Output& output) {
   // Pinned as they are named: a target that ends while a pidfile is still
   // being read has ended, it has not gone missing.
   TargetSet set(o.operands.size());
+  if (o.json) set.keep_names();
   for (const Named& n : o.operands) set.add(n);
   bool complete = true;
   for (const std::string& file : o.pidfiles)
-    if (!(complete = read_pidfile(loop, file, [&](const Named& n) { set.add(n); }))) break;
+    if (!(complete = read_pidfile(loop, file, [&](const Named& n) { set.add(n); }, o.lock_pidfiles))) break;
+  bool matched = false;
+  if (complete && o.criteria.any()) {
+    for (const Selected& s : select_processes(o.criteria, set)) {
+      reporter.selected(s.pid, s.name, s.skipped);
+      matched = matched || s.skipped.empty();
+    }
+    warn_of_a_long_name(o.criteria, matched, reporter);
+  }
   Targets targets = set.take();
   targets.complete = complete;
   if (complete && targets.size() == 0) {
-    // Empty pidfiles: nothing to wait for, as pidwait when nothing matches.
-    if (o.verbose) reporter.diagnostic("no PID to wait for: the pidfiles name none");
+    // Nothing to wait for, as pidwait when nothing matches: not a usage error.
+    if (o.verbose) reporter.diagnostic(o.criteria.any() ? "no process matched" : "no PID to wait for: the pidfiles name none");
     return o.exited_ok ? exit_code::ok : exit_code::missing;
   }
+  if (o.print_handles) return print_handles(targets, o.exited_ok, output, reporter);
   if (complete && o.count > targets.size())
     throw UsageError(fmt::format("invalid count '{}': must be a number from 1 to {} (the number of targets)",
                                  o.count, targets.size()));

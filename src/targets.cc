@@ -71,8 +71,26 @@ void TargetSet::add(const Named& n) {
   if (n.pid == getpid()) throw UsageError(fmt::format("{}: is pwait itself; it cannot wait for its own end", n.pid));
   if (!first_time(n.pid)) return;
   PidRef ref;
-  if (PidRef::pin(n.pid, fd_to_spare(), n.inode, ref) == PidRef::Result::pinned) t_.pinned.push_back(std::move(ref));
-  else t_.missing.push_back(n.pid);
+  if (PidRef::pin(n.pid, fd_to_spare(), n.inode, ref) != PidRef::Result::pinned) {
+    t_.missing.push_back(n.pid);
+    return;
+  }
+  if (keep_names_) {
+    auto st = ref.stat();
+    t_.names.push_back(st ? st->comm : std::string());
+  }
+  t_.pinned.push_back(std::move(ref));
+}
+
+bool TargetSet::add_if(pid_t pid, const std::function<std::optional<std::string>(const PidRef&)>& still_meets) {
+  if (pid == getpid() || !first_time(pid)) return false;
+  PidRef ref;
+  if (PidRef::pin(pid, fd_to_spare(), 0, ref) != PidRef::Result::pinned) return false;
+  auto name = still_meets(ref);
+  if (!name) return false;
+  if (keep_names_) t_.names.push_back(std::move(*name));
+  t_.pinned.push_back(std::move(ref));
+  return true;
 }
 
 Targets pin_all(std::span<const pid_t> pids) {

@@ -173,7 +173,7 @@ TEST(CompletionBash, OffersEveryOptionOfHelpWithItsDescription) {
 TEST(CompletionBash, InsertsALoneCandidateWithoutItsDescription) {
   EXPECT_EQ(bash_complete({"pwait", "--list-b"}), Lines{"--list-backends"});
   // menu-complete ('%') inserts each candidate in turn: no descriptions.
-  EXPECT_EQ(bash_complete({"pwait", "--ex"}, '%'), (Lines{"--exited", "--exit-status"}));
+  EXPECT_EQ(bash_complete({"pwait", "--ex"}, '%'), (Lines{"--exact", "--exited", "--exit-status"}));
 }
 
 TEST(CompletionBash, CompletesBackendNames) {

@@ -862,42 +862,42 @@ void expect_matches_nothing(const std::vector<std::string>& criteria) {
 
 // pwait.exp, "pwait with not matching gid": `pidwait -G $not_gid spcorp`
 // prints nothing (and exits 1: nothing matched).
-TEST(PeerProcpsPidwait, DISABLED_PwaitWithNotMatchingGid) {
+TEST(PeerProcpsPidwait, PwaitWithNotMatchingGid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_matches_nothing({"--group", str(getgid() + 1), "-m", name});
 }
 
 // pwait.exp, "pwait doesn't match with bogus parent pid": `pidwait -P $not_ppid spcorp`.
-TEST(PeerProcpsPidwait, DISABLED_PwaitDoesntMatchWithBogusParentPid) {
+TEST(PeerProcpsPidwait, PwaitDoesntMatchWithBogusParentPid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
-  expect_matches_nothing({"--parent", str(getpid() + 1), "-m", name});
+  expect_matches_nothing({"--parent", str(testing::unused_pid()), "-m", name});  // a PID no process has: no parent
 }
 
 // pwait.exp, "pwait doesn't match with bogus sid": `pidwait -s $(sid+1) spcorp`.
-TEST(PeerProcpsPidwait, DISABLED_PwaitDoesntMatchWithBogusSid) {
+TEST(PeerProcpsPidwait, PwaitDoesntMatchWithBogusSid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_matches_nothing({"--session", str(getsid(t1->pid()) + 1), "-m", name});
 }
 
 // pwait.exp, "pwait doesn't match with bogus tty": `pidwait -t glass spcorp`.
-TEST(PeerProcpsPidwait, DISABLED_PwaitDoesntMatchWithBogusTty) {
+TEST(PeerProcpsPidwait, PwaitDoesntMatchWithBogusTty) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_matches_nothing({"--terminal", "glass", "-m", name});
 }
 
 // pwait.exp, "pwait with not matching uid": `pidwait -U $not_uid spcorp`.
-TEST(PeerProcpsPidwait, DISABLED_PwaitWithNotMatchingUid) {
+TEST(PeerProcpsPidwait, PwaitWithNotMatchingUid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_matches_nothing({"--uid", str(getuid() + 1), "-m", name});
 }
 
 // pgrep.exp, "pgrep find both test pids": `pgrep spcorp` lists both.
-TEST(PeerProcpsPgrep, DISABLED_PgrepFindBothTestPids) {
+TEST(PeerProcpsPgrep, PgrepFindBothTestPids) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_waits_for_exactly({"-m", name}, {t1.get(), t2.get()}, {});
@@ -905,14 +905,14 @@ TEST(PeerProcpsPgrep, DISABLED_PgrepFindBothTestPids) {
 
 // pgrep.exp, "pgrep match against full process name":
 // `pgrep -f "$path\s+$long_arg"` lists only the first (the one with the argument).
-TEST(PeerProcpsPgrep, DISABLED_PgrepMatchAgainstFullProcessName) {
+TEST(PeerProcpsPgrep, PgrepMatchAgainstFullProcessName) {
   std::string marker = unique_name(), arg(2000, 'a');
   auto t1 = shell_target({marker, arg}), t2 = shell_target({marker});
   expect_waits_for_exactly({"--full", "-m", marker + " +" + arg}, {t1.get()}, {t2.get()});
 }
 
 // pgrep.exp, "pgrep with matching gid": `pgrep -G $gid spcorp` lists both.
-TEST(PeerProcpsPgrep, DISABLED_PgrepWithMatchingGid) {
+TEST(PeerProcpsPgrep, PgrepWithMatchingGid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_waits_for_exactly({"--group", str(getgid()), "-m", name}, {t1.get(), t2.get()}, {});
@@ -921,14 +921,14 @@ TEST(PeerProcpsPgrep, DISABLED_PgrepWithMatchingGid) {
 // pgrep.exp, "pgrep with full command line": `pgrep -af "$path$"` lists only
 // the second (whose command line ends with the path). -a's listing is
 // pgrep's output; the selection is pwait's.
-TEST(PeerProcpsPgrep, DISABLED_PgrepWithFullCommandLine) {
+TEST(PeerProcpsPgrep, PgrepWithFullCommandLine) {
   std::string marker = unique_name();
   auto t1 = shell_target({marker, std::string(2000, 'a')}), t2 = shell_target({marker});
   expect_waits_for_exactly({"--full", "-m", marker + "$"}, {t2.get()}, {t1.get()});
 }
 
 // pgrep.exp, "pgrep find newest test pid": `pgrep -n spcorp` lists the second.
-TEST(PeerProcpsPgrep, DISABLED_PgrepFindNewestTestPid) {
+TEST(PeerProcpsPgrep, PgrepFindNewestTestPid) {
   std::string name = unique_name();
   auto t1 = named_target(name);
   testing::wait_until_tick_after(read_proc_stat(t1->pid())->start_time);  // distinct start times
@@ -937,7 +937,7 @@ TEST(PeerProcpsPgrep, DISABLED_PgrepFindNewestTestPid) {
 }
 
 // pgrep.exp, "pgrep find oldest test pid": `pgrep -o spcorp` lists the first.
-TEST(PeerProcpsPgrep, DISABLED_PgrepFindOldestTestPid) {
+TEST(PeerProcpsPgrep, PgrepFindOldestTestPid) {
   std::string name = unique_name();
   auto t1 = named_target(name);
   testing::wait_until_tick_after(read_proc_stat(t1->pid())->start_time);
@@ -947,14 +947,14 @@ TEST(PeerProcpsPgrep, DISABLED_PgrepFindOldestTestPid) {
 
 // pgrep.exp, "pgrep matches with parent pid": `pgrep -P $mypid spcorp` lists
 // both (children of the test). Here each has its own parent: a list of two.
-TEST(PeerProcpsPgrep, DISABLED_PgrepMatchesWithParentPid) {
+TEST(PeerProcpsPgrep, PgrepMatchesWithParentPid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_waits_for_exactly({"--parent", str(t1->parent()) + "," + str(t2->parent()), "-m", name}, {t1.get(), t2.get()}, {});
 }
 
 // pgrep.exp, "pgrep matches with its own sid": `pgrep -s $sid spcorp` lists both.
-TEST(PeerProcpsPgrep, DISABLED_PgrepMatchesWithItsOwnSid) {
+TEST(PeerProcpsPgrep, PgrepMatchesWithItsOwnSid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_waits_for_exactly({"--session", str(getsid(t1->pid())), "-m", name}, {t1.get(), t2.get()}, {});
@@ -990,7 +990,7 @@ testing::Body on_a_terminal(std::string name) {
 // pgrep.exp, "pgrep matches on tty": `pgrep -t $tty spcorp` lists both
 // (untested by procps when the test has no terminal). Here each target has
 // its own pseudo-terminal: a list of two.
-TEST(PeerProcpsPgrep, DISABLED_PgrepMatchesOnTty) {
+TEST(PeerProcpsPgrep, PgrepMatchesOnTty) {
   std::string name = unique_name();
   Target h1(on_a_terminal(name)), h2(on_a_terminal(name));
   std::istringstream l1(h1.read_line()), l2(h2.read_line());
@@ -1012,21 +1012,21 @@ TEST(PeerProcpsPgrep, DISABLED_PgrepMatchesOnTty) {
 }
 
 // pgrep.exp, "pgrep with matching euid": `pgrep -u $uid spcorp` lists both.
-TEST(PeerProcpsPgrep, DISABLED_PgrepWithMatchingEuid) {
+TEST(PeerProcpsPgrep, PgrepWithMatchingEuid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_waits_for_exactly({"--euid", str(geteuid()), "-m", name}, {t1.get(), t2.get()}, {});
 }
 
 // pgrep.exp, "pgrep with not matching euid": `pgrep -u $not_uid spcorp` lists nothing.
-TEST(PeerProcpsPgrep, DISABLED_PgrepWithNotMatchingEuid) {
+TEST(PeerProcpsPgrep, PgrepWithNotMatchingEuid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_matches_nothing({"--euid", str(geteuid() + 1), "-m", name});
 }
 
 // pgrep.exp, "pgrep with matching uid": `pgrep -U $uid spcorp` lists both.
-TEST(PeerProcpsPgrep, DISABLED_PgrepWithMatchingUid) {
+TEST(PeerProcpsPgrep, PgrepWithMatchingUid) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_waits_for_exactly({"--uid", str(getuid()), "-m", name}, {t1.get(), t2.get()}, {});
@@ -1034,7 +1034,7 @@ TEST(PeerProcpsPgrep, DISABLED_PgrepWithMatchingUid) {
 
 // pgrep.exp, "pgrep with empty uid list": `pgrep -U ,` says "pgrep: invalid
 // empty list" and exits 2. pwait: a usage error, one line naming the option.
-TEST(PeerProcpsPgrep, DISABLED_PgrepWithEmptyUidList) {
+TEST(PeerProcpsPgrep, PgrepWithEmptyUidList) {
   // --uid itself is known: a list that matches nothing is no usage error.
   expect_matches_nothing({"--uid", str(getuid() + 1), "-m", unique_name()});
   Result r = run_pwait({"--uid", ","});
@@ -1046,21 +1046,21 @@ TEST(PeerProcpsPgrep, DISABLED_PgrepWithEmptyUidList) {
 }
 
 // pgrep.exp, "pgrep matches on substring": `pgrep spcor` lists both.
-TEST(PeerProcpsPgrep, DISABLED_PgrepMatchesOnSubstring) {
+TEST(PeerProcpsPgrep, PgrepMatchesOnSubstring) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_waits_for_exactly({"-m", name.substr(0, name.size() - 1)}, {t1.get(), t2.get()}, {});
 }
 
 // pgrep.exp, "pgrep matches full string with exact": `pgrep -x spcorp` lists both.
-TEST(PeerProcpsPgrep, DISABLED_PgrepMatchesFullStringWithExact) {
+TEST(PeerProcpsPgrep, PgrepMatchesFullStringWithExact) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_waits_for_exactly({"--exact", "-m", name}, {t1.get(), t2.get()}, {});
 }
 
 // pgrep.exp, "pgrep does not match substring with exact": `pgrep -x spcor` lists nothing.
-TEST(PeerProcpsPgrep, DISABLED_PgrepDoesNotMatchSubstringWithExact) {
+TEST(PeerProcpsPgrep, PgrepDoesNotMatchSubstringWithExact) {
   std::string name = unique_name();
   auto t1 = named_target(name), t2 = named_target(name);
   expect_matches_nothing({"--exact", "-m", name.substr(0, name.size() - 1)});

@@ -161,10 +161,10 @@ TEST(Policy, TimeoutReportsWhatIsStillPending) {
   j.reaped = true;
   r = run_policy(j, 2, {{exited(0, 0, true, 77)}});
   EXPECT_EQ(r.code, exit_code::timeout);
-  EXPECT_NE(r.out.find(R"({"event":"timeout","pid":101,"status":null,"zombie":true,"parent":77,"backend":"fake")"),
+  EXPECT_NE(r.out.find(R"({"event":"timeout","pid":101,"name":null,"inode":null,"status":null,"zombie":true,"parent":77,"backend":"fake")"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find(R"({"event":"timeout","pid":102,"status":null,"zombie":false,"parent":null,"backend":"fake")"),
+  EXPECT_NE(r.out.find(R"({"event":"timeout","pid":102,"name":null,"inode":null,"status":null,"zombie":false,"parent":null,"backend":"fake")"),
             std::string::npos)
       << r.out;
 }
@@ -185,10 +185,10 @@ TEST(Policy, VerboseAndJsonSayEachEventOnce) {
   Options j;
   j.json = true;
   r = run_policy(j, 1, {{exited(0, exited_with(1))}}, {999});
-  EXPECT_NE(r.out.find(R"({"event":"missing","pid":999,"status":null,"zombie":false,"parent":null,"backend":"fake")"),
+  EXPECT_NE(r.out.find(R"({"event":"missing","pid":999,"name":null,"inode":null,"status":null,"zombie":false,"parent":null,"backend":"fake")"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find(R"({"event":"exited","pid":101,"status":{"code":1},"zombie":false,"parent":null,"backend":"fake")"),
+  EXPECT_NE(r.out.find(R"({"event":"exited","pid":101,"name":null,"inode":null,"status":{"code":1},"zombie":false,"parent":null,"backend":"fake")"),
             std::string::npos)
       << r.out;
 }

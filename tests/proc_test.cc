@@ -20,8 +20,12 @@ constexpr std::string_view kZombie =
 TEST(ParseProcStat, ZombieFields) {
   auto st = parse_proc_stat(kZombie);
   ASSERT_TRUE(st);
+  EXPECT_EQ(st->comm, "my (odd) name");
   EXPECT_EQ(st->state, 'Z');
   EXPECT_EQ(st->ppid, 999);
+  EXPECT_EQ(st->pgrp, 4242);
+  EXPECT_EQ(st->session, 999);
+  EXPECT_EQ(st->tty_nr, 0);
   EXPECT_EQ(st->num_threads, 1);
   EXPECT_EQ(st->start_time, 123456u);
   EXPECT_EQ(st->exit_code, 0x700);
@@ -98,12 +102,13 @@ TEST(Report, VerboseLines) {
 
 TEST(Report, JsonLine) {
   using namespace std::chrono_literals;
-  EXPECT_EQ(json_line("exited", 12, 0x300, true, 99, "pidfd", 1500ms),
-            R"({"event":"exited","pid":12,"status":{"code":3},"zombie":true,"parent":99,"backend":"pidfd","elapsed":1.500000})");
-  EXPECT_EQ(json_line("exited", 12, 0x86, false, 0, "poll", 0ms),
-            R"({"event":"exited","pid":12,"status":{"signal":6,"name":"SIGABRT","core_dumped":true},"zombie":false,"parent":null,"backend":"poll","elapsed":0.000000})");
-  EXPECT_EQ(json_line("timeout", 12, std::nullopt, false, 0, "pidfd", 0ms),
-            R"({"event":"timeout","pid":12,"status":null,"zombie":false,"parent":null,"backend":"pidfd","elapsed":0.000000})");
+  std::string name = "my \"job\"\n\xff";
+  EXPECT_EQ(json_line("exited", {12, &name, 4242}, 0x300, true, 99, "pidfd", 1500ms),
+            R"({"event":"exited","pid":12,"name":"my \"job\"\u000a\u00ff","inode":4242,"status":{"code":3},"zombie":true,"parent":99,"backend":"pidfd","elapsed":1.500000})");
+  EXPECT_EQ(json_line("exited", {12}, 0x86, false, 0, "poll", 0ms),
+            R"({"event":"exited","pid":12,"name":null,"inode":null,"status":{"signal":6,"name":"SIGABRT","core_dumped":true},"zombie":false,"parent":null,"backend":"poll","elapsed":0.000000})");
+  EXPECT_EQ(json_line("timeout", {12}, std::nullopt, false, 0, "pidfd", 0ms),
+            R"({"event":"timeout","pid":12,"name":null,"inode":null,"status":null,"zombie":false,"parent":null,"backend":"pidfd","elapsed":0.000000})");
 }
 
 TEST(Report, StatusExitCode) {

@@ -406,14 +406,16 @@ void wait_until_tick_after(unsigned long long tick, std::chrono::milliseconds de
   }
 }
 
-std::optional<PidHolder> PidHolder::take(pid_t pid, std::string& why) {
+std::optional<PidHolder> PidHolder::take(pid_t pid, std::string& why, const char* name) {
   clone_args args{};
   args.exit_signal = SIGCHLD;
   args.set_tid = reinterpret_cast<std::uintptr_t>(&pid);
   args.set_tid_size = 1;
   long r = syscall(SYS_clone3, &args, sizeof args);
   if (r == 0) {
-    for (;;) pause();  // only async-signal-safe calls in a child of a threaded process
+    // Only system calls in a child of a threaded process.
+    if (name) prctl(PR_SET_NAME, name);
+    for (;;) pause();
   }
   if (r < 0) {
     why = "clone3 with set_tid " + std::to_string(pid) + ": " + strerror(errno);

@@ -118,8 +118,9 @@ pid_t unused_pid();
 class PidHolder {
  public:
   /// Takes `pid` with clone3's set_tid (Linux 5.5+, CAP_CHECKPOINT_RESTORE
-  /// or CAP_SYS_ADMIN). Returns nullopt, with `why`, when it cannot.
-  static std::optional<PidHolder> take(pid_t pid, std::string& why);
+  /// or CAP_SYS_ADMIN), named `name` if given (its comm, as the process it
+  /// impersonates). Returns nullopt, with `why`, when it cannot.
+  static std::optional<PidHolder> take(pid_t pid, std::string& why, const char* name = nullptr);
   PidHolder(PidHolder&& o) noexcept : pid_(o.pid_) { o.pid_ = 0; }
   PidHolder& operator=(PidHolder&&) = delete;
   ~PidHolder();

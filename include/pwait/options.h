@@ -11,6 +11,7 @@
 
 #include "pwait/event_loop.h"
 #include "pwait/pidfile.h"
+#include "pwait/select.h"
 
 namespace pwait {
 
@@ -27,6 +28,9 @@ struct Options {
   bool verbose = false;
   bool json = false;
   bool exit_status = false;  ///< -x
+  Criteria criteria;         ///< -m, --euid, ...: selection as pgrep
+  bool lock_pidfiles = false;  ///< -L: a pidfile must be locked by its daemon
+  bool print_handles = false;  ///< --print-handles: print PID:INODE for each target and exit
 };
 
 /// What parse_options decided: run with the options, or print `output`

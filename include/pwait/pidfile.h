@@ -50,7 +50,9 @@ class PidfileParser {
 /// data (a pipe, a FIFO whose writer has yet to come or has gone silent),
 /// and hands each target to `add` as soon as it is read. false when the loop
 /// stopped first. Throws UsageError for a file that cannot be read or holds
-/// anything but targets.
-bool read_pidfile(EventLoop& loop, const std::string& path, const PidfileParser::Add& add);
+/// anything but targets; with `require_lock` (-L), WatchError for a file
+/// that no process holds locked (its daemon is gone, so the PID in it may
+/// belong to another process by now).
+bool read_pidfile(EventLoop& loop, const std::string& path, const PidfileParser::Add& add, bool require_lock = false);
 
 }  // namespace pwait

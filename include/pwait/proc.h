@@ -13,8 +13,12 @@ namespace pwait {
 
 /// The fields of /proc/PID/stat that pwait uses.
 struct ProcStat {
+  std::string comm;                  ///< field 2: the command name, at most 15 bytes, any byte but NUL
   char state = '?';                  ///< field 3: R S D Z X t T ...
   pid_t ppid = 0;                    ///< field 4
+  pid_t pgrp = 0;                    ///< field 5: process group
+  pid_t session = 0;                 ///< field 6
+  int tty_nr = 0;                    ///< field 7: the controlling terminal (0: none)
   long num_threads = 0;              ///< field 20
   unsigned long long start_time = 0; ///< field 22: clock ticks since boot
   int exit_code = 0;                 ///< field 52: wait(2) status; 0 if masked or absent

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,8 @@ namespace pwait {
 /// outside printable ASCII escaped (\xNN), at most 40 of them shown. A
 /// terminal escape or a line break in an argument never reaches stderr raw.
 std::string shown(std::string_view text);
+/// The same without the quotes: a process name in a -v line.
+std::string printable(std::string_view text);
 
 /// `text` as a JSON string, quotes included: valid UTF-8 passes through, a
 /// control character or a byte that is not UTF-8 (a process name may hold
@@ -31,8 +34,16 @@ std::string describe_status(int status);
 /// with `zombie_detail`, a zombie says so: ", zombie (parent 99 has not reaped it)".
 std::string verbose_line(const Event& event, pid_t pid, bool zombie_detail = true);
 
+/// Who a line is about: a target's PID, and where known its name (as when
+/// watching began) and its pidfs inode (0: none).
+struct Who {
+  pid_t pid;
+  const std::string* name = nullptr;
+  std::uint64_t inode = 0;
+};
+
 /// One JSON object, without newline. `kind` is exited/reaped/missing/timeout.
-std::string json_line(std::string_view kind, pid_t pid, const std::optional<int>& status,
+std::string json_line(std::string_view kind, const Who& who, const std::optional<int>& status,
                       bool zombie, pid_t parent, std::string_view backend, Duration elapsed);
 
 /// The -x exit code a status stands for: its exit code, 128+N for signal N,
@@ -62,9 +73,12 @@ class Reporter {
   void missing(pid_t pid, bool counts_as_ended);
   /// An event that moved its target forward; `lasting`: a zombie has been
   /// one long enough for -v to say so.
-  void event(const Event& e, pid_t pid, bool lasting);
+  void event(const Event& e, const Who& who, bool lasting);
   /// A target still pending when the timeout passed (JSON: one object each).
-  void still_pending(pid_t pid, bool zombie, pid_t parent);
+  void still_pending(const Who& who, bool zombie, pid_t parent);
+  /// A process the selection chose (-v: "waiting for NAME (pid N)", as
+  /// pidwait -e says it), or left out and why (-v: on stderr).
+  void selected(pid_t pid, std::string_view name, std::string_view skipped);
   /// The -v summary of the timeout: "timed out after 2s; still running: 12 34".
   /// `read_all`: the pidfiles had been read to their end.
   void timed_out(Duration timeout, bool reaped, bool read_all, std::string_view pids);

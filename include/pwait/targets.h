@@ -5,8 +5,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "pwait/pidfile.h"
@@ -15,9 +18,10 @@
 namespace pwait {
 
 struct Targets {
-  std::vector<PidRef> pinned;  ///< distinct, in the order first named
-  std::vector<pid_t> missing;  ///< named, but no such process when named
-  bool complete = true;        ///< every pidfile was read to its end
+  std::vector<PidRef> pinned;      ///< distinct, in the order first named
+  std::vector<pid_t> missing;      ///< named, but no such process when named
+  std::vector<std::string> names;  ///< with TargetSet::keep_names: pinned's names when pinned
+  bool complete = true;            ///< every pidfile was read to its end
   std::size_t size() const { return pinned.size() + missing.size(); }
 };
 
@@ -41,6 +45,12 @@ class TargetSet {
   /// Pins the process `n` names, unless its PID was named before. Throws
   /// UsageError for pwait's own PID, WatchError for a thread ID.
   void add(const Named& n);
+  /// Pins process `pid` unless named before, and keeps it only if
+  /// `still_meets(pin)` gives its name once pinned; a process gone by then
+  /// is not missing, just not chosen. True when it was added.
+  bool add_if(pid_t pid, const std::function<std::optional<std::string>(const PidRef&)>& still_meets);
+  /// Keeps each target's name (its comm when pinned) in Targets::names.
+  void keep_names() { keep_names_ = true; }
   std::size_t size() const { return t_.size(); }
   Targets take() { return std::move(t_); }
 
@@ -52,6 +62,7 @@ class TargetSet {
   std::uint64_t* seen_ = nullptr;  // one bit per PID up to the kernel's limit (calloc'd: pages untouched stay free)
   std::vector<pid_t> seen_beyond_;  // PIDs past it (no process can have them)
   std::size_t fd_limit_ = 0;        // pidfds that fit under the soft limit now
+  bool keep_names_ = false;
 };
 
 /// Pins `pids` in order: a TargetSet for tests and the list of backends.
