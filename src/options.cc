@@ -188,6 +188,10 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   app.add_flag("-x,--exit-status", o.exit_status);
   app.add_flag("-L,--logpidfile", o.lock_pidfiles);
   app.add_flag("--print-handles", o.print_handles);
+  app.add_option("--cgroup", o.cgroups)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  std::vector<std::string> cgroup_of;
+  app.add_option("--cgroup-of", cgroup_of)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_flag("--tree", o.tree);
   Criteria& c = o.criteria;
   std::string pattern, euids, uids, gids, parents, pgroups, sessions, terminals, older;
   auto* pattern_opt = app.add_option("-m,--match", pattern);
@@ -250,6 +254,11 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   std::vector<const char*>().swap(operands);
   for (const Named& n : o.operands)
     if (n.pid == getpid()) throw UsageError(fmt::format("{}: is pwait itself; it cannot wait for its own end", n.pid));
+  for (const std::string& p : cgroup_of) {
+    Named n = parse_named(p);
+    if (n.inode) throw UsageError(fmt::format("--cgroup-of takes a PID, not a handle: {}", shown(p)));
+    o.cgroup_of.push_back(n.pid);
+  }
   if (pattern_opt->count()) c.pattern = pattern;
   if (euid_opt->count()) c.euids = parse_users(euids, "--euid");
   if (uid_opt->count()) c.uids = parse_users(uids, "--uid");
@@ -280,8 +289,11 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
     if (*o.interval < std::chrono::milliseconds(1))
       throw UsageError(fmt::format("invalid interval {}: must be at least 1ms", shown(interval)));
   }
-  if (o.operands.empty() && o.pidfiles.empty() && !c.any())
-    throw UsageError("no target given: name PIDs as operands, in a pidfile (-F), or select them (-m, --euid, ...)");
+  if (o.operands.empty() && o.pidfiles.empty() && !c.any() && o.cgroups.empty() && o.cgroup_of.empty())
+    throw UsageError(
+        "no target given: name PIDs as operands, in a pidfile (-F), select them (-m, --euid, ...), or name a cgroup");
+  if (o.print_handles && (!o.cgroups.empty() || !o.cgroup_of.empty()))
+    throw UsageError("--print-handles prints processes' handles; a cgroup has none");
   if (o.lock_pidfiles && o.pidfiles.empty()) throw UsageError("--logpidfile applies to pidfiles: give one with -F");
   if (any && count_opt->count()) throw UsageError("--any and --count exclude each other");
   if (any) o.count = 1;

@@ -24,12 +24,12 @@ bool Tally::take(const Event& e) {
     case EventKind::exited:
       if (s != State::watching) return false;
       s = State::exited;
-      if (!condition_.reaped) end(e.status);
+      if (!condition_.reaped) end(e.target, e.status);
       return true;
     case EventKind::reaped:
       if (s != State::exited) return false;
       s = State::reaped;
-      if (condition_.reaped) end(e.status);
+      if (condition_.reaped) end(e.target, e.status);
       return true;
   }
   return false;
@@ -39,8 +39,9 @@ bool Tally::pending(std::size_t i) const {
   return condition_.reaped ? state_[i] != State::reaped : state_[i] == State::watching;
 }
 
-void Tally::end(const std::optional<int>& status) {
+void Tally::end(std::size_t target, const std::optional<int>& status) {
   ++ended_;
+  if (target >= statusless_from_) return;
   int code = status_exit_code(status);
   if (code != 0 && !first_failure_) first_failure_ = code;
 }

@@ -148,8 +148,8 @@ std::optional<ProcMessage> decode_proc_message(const char* buf, std::size_t len,
   return m;
 }
 
-std::unique_ptr<ProcConnector> ProcConnector::subscribe(std::string& why,
-                                                        std::optional<Clock::time_point> deadline) {
+std::unique_ptr<ProcConnector> ProcConnector::subscribe(std::string& why, std::optional<Clock::time_point> deadline,
+                                                        std::uint32_t events) {
   Fd fd = open_socket(why);
   if (!fd) return nullptr;
   std::unique_ptr<ProcConnector> connector(new ProcConnector(std::move(fd)));
@@ -192,9 +192,10 @@ std::unique_ptr<ProcConnector> ProcConnector::subscribe(std::string& why,
       return nullptr;
     }
   }
-  // Only exits from now on (Linux 6.6; older kernels ignore the filter): a
-  // fork storm then costs half the events. Its answer is dropped with the rest.
-  ProcInput filter{PROC_CN_MCAST_LISTEN, proc_event::PROC_EVENT_EXIT};
+  // Only the kinds asked for from now on (Linux 6.6; older kernels ignore
+  // the filter): for exits alone a fork storm costs half the events. Its
+  // answer is dropped with the rest.
+  ProcInput filter{PROC_CN_MCAST_LISTEN, events};
   send_control(sock, &filter, sizeof filter, 0);
   return connector;
 }

@@ -94,11 +94,15 @@ std::string json_line(std::string_view kind, const Who& who, const std::optional
   std::string par = zombie && parent ? fmt::format("{}", parent) : "null";
   std::string name = who.name ? json_string(*who.name) : "null";
   std::string inode = who.inode ? fmt::format("{}", who.inode) : "null";
+  double seconds = std::chrono::duration<double>(elapsed).count();
+  if (who.cgroup)
+    return fmt::format(R"({{"event":"{}","cgroup":{},"status":null,"backend":"cgroup.events","elapsed":{:.6f}}})",
+                       kind, json_string(*who.cgroup), seconds);
+  std::string tree = who.descendants ? fmt::format(R"(,"descendants":{})", *who.descendants) : "";
   // The backend name is one of ours ([a-z]+): no escaping needed.
   return fmt::format(
-      R"({{"event":"{}","pid":{},"name":{},"inode":{},"status":{},"zombie":{},"parent":{},"backend":"{}","elapsed":{:.6f}}})",
-      kind, who.pid, name, inode, s, zombie ? "true" : "false", par, backend,
-      std::chrono::duration<double>(elapsed).count());
+      R"({{"event":"{}","pid":{},"name":{},"inode":{},"status":{},"zombie":{},"parent":{}{},"backend":"{}","elapsed":{:.6f}}})",
+      kind, who.pid, name, inode, s, zombie ? "true" : "false", par, tree, backend, seconds);
 }
 
 int status_exit_code(const std::optional<int>& status) {
@@ -109,17 +113,25 @@ int status_exit_code(const std::optional<int>& status) {
 }
 
 void Reporter::missing(pid_t pid, bool counts_as_ended) {
-  if (json_) output_.out(json_line("missing", {pid}, std::nullopt, false, 0, backend_, loop_.elapsed()));
+  if (json_) output_.out(json_line("missing", Who{.pid = pid}, std::nullopt, false, 0, backend_, loop_.elapsed()));
   if (!counts_as_ended) diagnostic(fmt::format("{}: no such process", pid));
   else if (verbose_) output_.out(fmt::format("{}: no such process", pid));
 }
 
 void Reporter::event(const Event& e, const Who& who, bool lasting) {
+  if (json_ && who.cgroup && e.kind == EventKind::reaped) return;  // one line: the cgroup has emptied
   if (json_)
     output_.out(json_line(e.kind == EventKind::exited ? "exited" : "reaped", who, e.status, e.zombie, e.parent,
                           backend_, loop_.elapsed()));
+  else if (verbose_ && who.cgroup && e.kind == EventKind::exited)
+    output_.out(fmt::format("cgroup {}: empty", printable(*who.cgroup)));
+  else if (who.cgroup)
+    return;
   else if (verbose_)
-    output_.out(verbose_line(e, who.pid, lasting));
+    output_.out(verbose_line(e, who.pid, lasting) +
+                (who.descendants ? fmt::format(", and its {} descendant{} too", *who.descendants,
+                                               *who.descendants == 1 ? "" : "s")
+                                 : ""));
 }
 
 void Reporter::still_pending(const Who& who, bool zombie, pid_t parent) {

@@ -130,10 +130,13 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
   const Condition condition = condition_of(o);
   Request request = request_of(o);
   request.deadline = loop.deadline();
-  Tally tally(targets.pinned.size(), targets.missing.size(), condition);
+  const std::size_t processes = targets.pinned.size();
+  Tally tally(processes + targets.cgroups.size(), targets.missing.size(), condition);
+  tally.statusless_from(processes);  // a cgroup has no exit status: its end is no failure
   auto pid_of = [&](std::size_t i) { return targets.pinned[i].pid(); };
   auto who = [&](std::size_t i) {
-    return Who{pid_of(i), targets.names.empty() ? nullptr : &targets.names[i], targets.pinned[i].inode()};
+    if (i >= processes) return Who{.pid = 0, .cgroup = &targets.cgroups[i - processes].path};
+    return Who{.pid = pid_of(i), .name = targets.names.empty() ? nullptr : &targets.names[i], .inode = targets.pinned[i].inode()};
   };
   // Room for every event a target can have (exited, then reaped), so a
   // backend reporting thousands at once never makes the vector grow by
@@ -153,11 +156,13 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
       ~ReleaseProbes() { release_backends(table); }
     } release_probes{table};
     std::unique_ptr<Waiter> waiter;
+    CgroupWatch cgroups(loop, events, processes, o.reaped);
     // Stopped already (while a pidfile was read): no backend is started.
     if (!loop.stopped()) try {
         BackendChoice choice(table, o.backend, targets.pinned, request);
         const Backend* backend = nullptr;
         waiter = start(choice, o.backend == "auto", request, loop, events, targets.pinned, backend);
+        cgroups.watch(targets.cgroups);
         started = true;
         reporter.set_backend(backend->name);
         if (backend->intrusive && o.backend == "auto")
@@ -179,7 +184,7 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
         // found so when pwait began, or waited for to be reaped; not the
         // moment between an exit and a prompt parent's reap.
         reporter.event(e, who(e.target), first || o.reaped);
-        if (o.reaped && e.kind == EventKind::exited) unreaped.exited(e);
+        if (o.reaped && e.kind == EventKind::exited && e.target < processes) unreaped.exited(e);
       }
       events.clear();
       if (tally.done() || loop.stopped()) break;
@@ -195,7 +200,13 @@ int wait_for(const Options& o, Targets& targets, std::span<const Backend> table,
   if (how.timed_out) {
     std::string still;
     for (std::size_t i = 0; i < tally.size(); ++i) {
-      if (!tally.pending(i) || (!started && !still_pending(targets.pinned[i], o.reaped))) continue;
+      if (!tally.pending(i)) continue;
+      if (i >= processes) {
+        still += " cgroup " + printable(targets.cgroups[i - processes].path);
+        reporter.still_pending(who(i), false, 0);
+        continue;
+      }
+      if (!started && !still_pending(targets.pinned[i], o.reaped)) continue;
       still += fmt::format(" {}", pid_of(i));
       bool zombie = tally.state(i) == Tally::State::exited;
       reporter.still_pending(who(i), zombie, zombie && !zombie_parent.empty() ? zombie_parent[i] : 0);
@@ -246,6 +257,11 @@ int gather_and_wait(const Options& o, EventLoop& loop, Output& output) {
   }
   Targets targets = set.take();
   targets.complete = complete;
+  for (const std::string& c : o.cgroups) targets.cgroups.push_back(resolve_cgroup(c));
+  for (pid_t pid : o.cgroup_of) {
+    if (auto c = cgroup_of(pid)) targets.cgroups.push_back(std::move(*c));
+    else targets.missing.push_back(pid);
+  }
   if (complete && targets.size() == 0) {
     // Nothing to wait for, as pidwait when nothing matches: not a usage error.
     if (o.verbose) reporter.diagnostic(o.criteria.any() ? "no process matched" : "no PID to wait for: the pidfiles name none");

@@ -31,6 +31,9 @@ struct Options {
   Criteria criteria;         ///< -m, --euid, ...: selection as pgrep
   bool lock_pidfiles = false;  ///< -L: a pidfile must be locked by its daemon
   bool print_handles = false;  ///< --print-handles: print PID:INODE for each target and exit
+  std::vector<std::string> cgroups;  ///< --cgroup: whole cgroups as targets
+  std::vector<pid_t> cgroup_of;      ///< --cgroup-of: the cgroups these processes are in
+  bool tree = false;                 ///< --tree: a PID target ends with its last descendant
 };
 
 /// What parse_options decided: run with the options, or print `output`

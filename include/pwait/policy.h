@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <climits>
 #include <optional>
 #include <vector>
 
@@ -41,9 +42,12 @@ class Tally {
   std::size_t missing() const { return missing_; }
   /// The -x exit code of the first target that failed, if one did.
   std::optional<int> first_failure() const { return first_failure_; }
+  /// Targets from `first` on have no exit status (cgroups): their end is
+  /// no failure for -x.
+  void statusless_from(std::size_t first) { statusless_from_ = first; }
 
  private:
-  void end(const std::optional<int>& status);
+  void end(std::size_t target, const std::optional<int>& status);
 
   Condition condition_;
   std::vector<State> state_;
@@ -51,6 +55,7 @@ class Tally {
   std::size_t needed_;
   std::size_t ended_ = 0;
   std::optional<int> first_failure_;
+  std::size_t statusless_from_ = SIZE_MAX;
 };
 
 /// How the wait ended, beyond the tally.

@@ -40,8 +40,10 @@ class ProcConnector {
   /// most 500 ms, and never past `deadline`), so that every event from the
   /// return on is in the socket. nullptr, with the reason in `why`, when
   /// the kernel refuses or ignores it. The answer carries our PID + 1 as
-  /// its ack (tests watch for it).
-  static std::unique_ptr<ProcConnector> subscribe(std::string& why, std::optional<Clock::time_point> deadline);
+  /// its ack (tests watch for it). `events` (proc_event::what bits) are the
+  /// kinds wanted: the kernel drops the rest from Linux 6.6.
+  static std::unique_ptr<ProcConnector> subscribe(std::string& why, std::optional<Clock::time_point> deadline,
+                                                  std::uint32_t events = proc_event::PROC_EVENT_EXIT);
   ~ProcConnector();
   ProcConnector(const ProcConnector&) = delete;
   ProcConnector& operator=(const ProcConnector&) = delete;

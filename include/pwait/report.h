@@ -37,9 +37,11 @@ std::string verbose_line(const Event& event, pid_t pid, bool zombie_detail = tru
 /// Who a line is about: a target's PID, and where known its name (as when
 /// watching began) and its pidfs inode (0: none).
 struct Who {
-  pid_t pid;
+  pid_t pid = 0;
   const std::string* name = nullptr;
   std::uint64_t inode = 0;
+  const std::string* cgroup = nullptr;  ///< a cgroup target: its path (no pid then)
+  std::optional<std::size_t> descendants = std::nullopt;  ///< --tree: how many descendants were seen
 };
 
 /// One JSON object, without newline. `kind` is exited/reaped/missing/timeout.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "pwait/cgroup.h"
 #include "pwait/pidfile.h"
 #include "pwait/pidref.h"
 
@@ -21,8 +22,9 @@ struct Targets {
   std::vector<PidRef> pinned;      ///< distinct, in the order first named
   std::vector<pid_t> missing;      ///< named, but no such process when named
   std::vector<std::string> names;  ///< with TargetSet::keep_names: pinned's names when pinned
+  std::vector<Cgroup> cgroups;     ///< --cgroup, --cgroup-of: after the processes in the index space
   bool complete = true;            ///< every pidfile was read to its end
-  std::size_t size() const { return pinned.size() + missing.size(); }
+  std::size_t size() const { return pinned.size() + missing.size() + cgroups.size(); }
 };
 
 /// fds pwait keeps free besides the pidfds: stdio, epoll, timerfd, signalfd,

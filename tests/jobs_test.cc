@@ -1,0 +1,186 @@
+// Whole jobs (issue 13): a cgroup until it is empty (--cgroup,
+// --cgroup-of), with real cgroups made for the test under the cgroup2 mount.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "pwait/cgroup.h"
+#include "testlib.h"
+
+namespace pwait {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Command;
+using testing::Result;
+using testing::run_pwait;
+using testing::Target;
+
+std::string str(pid_t p) { return std::to_string(p); }
+
+std::vector<std::string> pwait_args(std::vector<std::string> args) {
+  args.insert(args.begin(), testing::pwait_binary());
+  return args;
+}
+
+// A cgroup made for one test ("/pwait-test-PID-N" under the cgroup2 mount),
+// removed with its sub-cgroups at the end. Skips the test where cgroup2 is
+// not mounted or no cgroup can be made (not root, read-only mount).
+class CgroupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto mount = cgroup2_mount();
+    if (!mount) GTEST_SKIP() << "no cgroup2 file system is mounted";
+    mount_ = *mount;
+    static int n = 0;
+    path_ = "/pwait-test-" + str(getpid()) + "-" + std::to_string(++n);
+    if (mkdir(dir().c_str(), 0755) != 0)
+      GTEST_SKIP() << "cannot make a cgroup under " << mount_ << ": " << strerror(errno);
+    made_.push_back(dir());
+  }
+  void TearDown() override {
+    targets_.clear();  // they end (and leave their cgroups) first
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it) rmdir(it->c_str());
+  }
+  std::string dir(const std::string& sub = "") const { return mount_ + path_ + sub; }
+  // Makes sub-cgroup `sub` ("/a").
+  void make(const std::string& sub) {
+    ASSERT_EQ(mkdir(dir(sub).c_str(), 0755), 0) << strerror(errno);
+    made_.push_back(dir(sub));
+  }
+  // A target (not the test's child) that has moved itself into `sub` before this returns.
+  Target& target_in(const std::string& sub) {
+    std::string procs = dir(sub) + "/cgroup.procs";
+    auto t = std::make_unique<Target>([procs](int in, int out) {
+      {
+        std::ofstream f(procs);
+        f << getpid() << std::flush;
+        if (!f) return 97;
+      }
+      if (write(out, "ready\n", 6) != 6) return 99;
+      return testing::exit_on_command(in, out);
+    });
+    if (t->read_line() != "ready") throw std::runtime_error("the target did not join " + procs);
+    targets_.push_back(std::move(t));
+    return *targets_.back();
+  }
+  std::string mount_, path_;
+  std::vector<std::string> made_;
+  std::vector<std::unique_ptr<Target>> targets_;
+};
+
+TEST_F(CgroupTest, EndsWhenTheLastProcessInItOrBelowHasEnded) {
+  make("/a");
+  Target& top = target_in("");
+  Target& below = target_in("/a");
+  Command c(pwait_args({"-v", "--cgroup", path_}));
+  testing::wait_until_waiting(c.pid());
+  top.exit(3);
+  top.wait_reaped();
+  EXPECT_TRUE(c.running_after(200ms)) << "ended while a sub-cgroup still held a process";
+  below.exit(0);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(r.out, "cgroup " + path_ + ": empty\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CgroupTest, NamedAsTheMountPathOrRelativeToo) {
+  // Empty already: each form ends at once.
+  for (const std::string& name : {path_, dir(), path_.substr(1), path_ + "/"}) {
+    Result r = run_pwait({"-j", "--cgroup", name});
+    EXPECT_EQ(r.exit_code(), 0) << name << ": " << r.err;
+    EXPECT_NE(r.out.find(R"("event":"exited","cgroup":")" + path_ + R"(")"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(CgroupTest, CgroupOfAProcessIsItsCgroup) {
+  make("/job");
+  Target& t = target_in("/job");
+  Target& other = target_in("/job");
+  Command c(pwait_args({"-j", "--cgroup-of", str(t.pid())}));
+  testing::wait_until_waiting(c.pid());
+  t.exit(0);
+  EXPECT_TRUE(c.running_after(200ms)) << "ended with one process of the two in it";
+  other.exit(0);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_NE(r.out.find(R"("cgroup":")" + path_ + R"(/job")"), std::string::npos) << r.out;
+}
+
+TEST_F(CgroupTest, RemovedWhileWatchedHasEnded) {
+  make("/gone");
+  target_in("");  // keeps the parent populated: only the removal can end the wait for /gone
+  Command c(pwait_args({"-v", "--cgroup", path_ + "/gone", "--cgroup", path_, "-t", "10"}));
+  testing::wait_until_waiting(c.pid());
+  ASSERT_EQ(rmdir(dir("/gone").c_str()), 0) << strerror(errno);
+  made_.pop_back();
+  auto so_far = c.output_when([](const Result& r) { return !r.out.empty(); });
+  EXPECT_EQ(so_far.out, "cgroup " + path_ + "/gone: empty\n");
+  targets_.clear();
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+}
+
+TEST_F(CgroupTest, MixesWithPidsAndTimesOutNamingWhatIsLeft) {
+  Target& in = target_in("");
+  Target pid_target;
+  Result r = run_pwait({"-v", "-t", "0.3", "--cgroup", path_, str(pid_target.pid())});
+  EXPECT_EQ(r.exit_code(), 124);
+  EXPECT_NE(r.err.find(" " + str(pid_target.pid())), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" cgroup " + path_), std::string::npos) << r.err;
+  // --any: the first of them to end.
+  Command c(pwait_args({"--any", "--cgroup", path_, str(pid_target.pid())}));
+  testing::wait_until_waiting(c.pid());
+  in.exit(0);
+  EXPECT_EQ(c.wait().exit_code(), 0);
+}
+
+TEST_F(CgroupTest, ExitStatusOfACgroupIsNoFailure) {
+  Target& t = target_in("");
+  Target failing;
+  Command c(pwait_args({"-x", "--cgroup", path_, str(failing.pid())}));
+  testing::wait_until_waiting(c.pid());
+  t.exit(9);
+  failing.exit(5);
+  EXPECT_EQ(c.wait().exit_code(), 5) << "a cgroup has no status; the process's decides";
+}
+
+TEST_F(CgroupTest, AnUnprivilegedUserCanWatchIt) {
+  if (!testing::can_drop_privileges()) GTEST_SKIP() << "needs root to run pwait as an unprivileged user";
+  Target& t = target_in("");
+  Command::Setup setup;
+  setup.unprivileged = true;
+  Command c({testing::pwait_binary(), "--cgroup", path_}, setup);
+  testing::wait_until_waiting(c.pid());
+  t.exit(0);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+}
+
+TEST_F(CgroupTest, BadNamesAreOneLineEach) {
+  Result r = run_pwait({"--cgroup", path_ + "/nonexistent"});
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_EQ(r.err, "pwait: no cgroup '" + path_ + "/nonexistent' under " + mount_ + " (see 'pwait --help')\n");
+  r = run_pwait({"--cgroup", "/"});
+  EXPECT_EQ(r.exit_code(), 3);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("root cgroup"), std::string::npos) << r.err;
+  r = run_pwait({"--cgroup-of", "abc"});
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("abc"), std::string::npos) << r.err;
+  // A process that is not there: a missing target, as a PID operand.
+  pid_t gone = testing::unused_pid();
+  r = run_pwait({"--cgroup-of", str(gone)});
+  EXPECT_EQ(r.exit_code(), 1);
+  EXPECT_EQ(r.err, "pwait: " + str(gone) + ": no such process\n");
+  EXPECT_EQ(run_pwait({"-e", "--cgroup-of", str(gone)}).exit_code(), 0);
+}
+
+}  // namespace
+}  // namespace pwait
