@@ -5,6 +5,9 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <signal.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -45,6 +48,14 @@ Cgroup cgroup_at(const std::string& mount, std::string path) {
   return {path, mount + path};
 }
 
+// The 0:: line of /proc/PID/cgroup: the process's cgroup v2 path.
+std::string cgroup_path_of(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/cgroup", pid));
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("0::")) return line.substr(3);
+  return {};
+}
+
 }  // namespace
 
 std::optional<std::string> cgroup2_mount() {
@@ -81,10 +92,7 @@ std::optional<Cgroup> cgroup_of(pid_t pid) {
   if (!mount) throw WatchError("no cgroup2 file system is mounted (see /proc/self/mountinfo)");
   PidRef ref;
   if (PidRef::pin(pid, true, 0, ref) != PidRef::Result::pinned) return std::nullopt;
-  std::ifstream in(fmt::format("/proc/{}/cgroup", pid));
-  std::string path;
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("0::")) path = line.substr(3);
+  std::string path = cgroup_path_of(pid);
   // Read by number: it counts only if the pinned process still held the PID after.
   if (!ref.alive()) return std::nullopt;
   if (path.empty()) throw WatchError(fmt::format("--cgroup-of {}: it is in no cgroup v2", pid));
@@ -93,6 +101,39 @@ std::optional<Cgroup> cgroup_of(pid_t pid) {
   } catch (const WatchError&) {
     throw WatchError(fmt::format("--cgroup-of {}: it is in the root cgroup, which is never empty", pid));
   }
+}
+
+namespace {
+
+// Signals what cgroup.procs in `dir` lists, and below, each through a pin.
+void signal_each(const Cgroup& c, const std::string& dir, int sig) {
+  std::ifstream procs(dir + "/cgroup.procs");
+  for (pid_t pid; procs >> pid;) {
+    PidRef ref;
+    try {
+      if (PidRef::pin(pid, false, 0, ref) != PidRef::Result::pinned) continue;
+    } catch (const WatchError&) {
+      continue;
+    }
+    // Read by number, pinned after: it counts only if the pinned process
+    // is in the cgroup still.
+    std::string path = cgroup_path_of(pid);
+    if ((path == c.path || path.starts_with(c.path + "/")) && ref.alive()) ref.send_signal(sig);
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
+  if (!d) return;
+  while (dirent* e = readdir(d.get()))
+    if (e->d_type == DT_DIR && e->d_name[0] != '.') signal_each(c, dir + "/" + e->d_name, sig);
+}
+
+}  // namespace
+
+void signal_cgroup(const Cgroup& c, int sig) {
+  if (sig == SIGKILL) {
+    Fd kill_file(open((c.dir + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC));
+    if (kill_file && write(kill_file.get(), "1", 1) == 1) return;
+  }
+  signal_each(c, c.dir, sig);
 }
 
 CgroupWatch::~CgroupWatch() { loop_.forget(*this); }

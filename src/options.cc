@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cctype>
+#include <tuple>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -51,6 +55,12 @@ Selecting, as pgrep (all that are given must hold; never pwait or its ancestors)
       --newest            only the most recently started of those (pgrep -n)
       --oldest            only the first started of those (pgrep -o)
       --older DURATION    started at least DURATION ago (pgrep -O)
+Whole jobs:
+      --cgroup CGROUP     a cgroup v2 (/system.slice/x.service, or its directory): it has
+                          ended when no process is left in it or below it; repeatable
+      --cgroup-of PID     the cgroup that process PID is in (a service, a container)
+      --tree              a PID target has ended once it and every process it started
+                          (and they started, reparented or not) have ended
 Waiting:
   -o, --any               return when the first target has ended
   -c, --count N           return when N targets have ended (1 <= N <= number of targets)
@@ -162,6 +172,35 @@ Duration parse_duration(std::string_view text, std::string_view what) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
 }
 
+int parse_signal(std::string_view text, std::string_view what) {
+  std::string up;
+  for (char ch : text) up += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  std::string_view name = up;
+  int sig = 0;
+  if (auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), sig);
+      ec == std::errc() && p == name.data() + name.size()) {
+    if (sig >= 1 && sig < NSIG) return sig;
+  } else {
+    if (name.starts_with("SIG")) name.remove_prefix(3);
+    for (int s = 1; s < SIGRTMIN; ++s)
+      if (const char* abbrev = sigabbrev_np(s); abbrev && name == abbrev) return s;
+    if (name == "POLL") return SIGIO;
+    if (name == "IOT") return SIGABRT;
+    for (auto [base, step, prefix] : {std::tuple{SIGRTMIN, 1, "RTMIN"}, std::tuple{SIGRTMAX, -1, "RTMAX"}}) {
+      if (!name.starts_with(prefix)) continue;
+      std::string_view rest = name.substr(5);
+      int n = 0;
+      if (rest.empty()) return base;
+      auto [p, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), n);
+      if (rest[0] == (step > 0 ? '+' : '-') && ec == std::errc() && p == rest.data() + rest.size() &&
+          n <= SIGRTMAX - SIGRTMIN)
+        return base + step * n;
+    }
+  }
+  throw UsageError(fmt::format("invalid signal {} for {}: a name or number as kill -l lists them (TERM, 15)",
+                               shown(text), what));
+}
+
 ParseResult parse_options(int argc, const char* const* argv, std::string_view default_backend) {
   ParseResult result;
   Options o;
@@ -192,6 +231,12 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   std::vector<std::string> cgroup_of;
   app.add_option("--cgroup-of", cgroup_of)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_flag("--tree", o.tree);
+  std::string signal, kill_after;
+  auto* signal_opt = app.add_option("-s,--signal", signal);
+  auto* kill_after_opt = app.add_option("-k,--kill-after", kill_after);
+  app.add_flag("--fail-fast", o.fail_fast);
+  app.add_flag("-p,--print-remaining", o.print_remaining);
+  app.add_flag("--progress", o.progress);
   Criteria& c = o.criteria;
   std::string pattern, euids, uids, gids, parents, pgroups, sessions, terminals, older;
   auto* pattern_opt = app.add_option("-m,--match", pattern);
@@ -280,6 +325,15 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
     Duration d = parse_duration(timeout, "timeout");
     if (d > Duration::zero()) o.timeout = d;  // 0: no timeout, as timeout(1) and the other waiters
   }
+  if (signal_opt->count()) o.signal = parse_signal(signal, "--signal");
+  if (kill_after_opt->count()) {
+    o.kill_after = parse_duration(kill_after, "--kill-after duration");
+    if (*o.kill_after <= Duration::zero()) throw UsageError(fmt::format("invalid --kill-after duration {}: must be more than 0", shown(kill_after)));
+  }
+  if ((o.signal || o.kill_after) && !o.timeout && !o.fail_fast)
+    throw UsageError(fmt::format("{} acts when pwait gives up: give a timeout (-t) or --fail-fast",
+                                 o.signal ? "--signal" : "--kill-after"));
+  if (o.fail_fast) o.exit_status = true;  // its exit code is -x's for the failed target
   if (interval_opt->count()) {
     if (o.backend != "poll")
       throw UsageError(fmt::format("--interval sets the poll backend's interval, and the backend is {}{}: "
@@ -292,6 +346,8 @@ ParseResult parse_options(int argc, const char* const* argv, std::string_view de
   if (o.operands.empty() && o.pidfiles.empty() && !c.any() && o.cgroups.empty() && o.cgroup_of.empty())
     throw UsageError(
         "no target given: name PIDs as operands, in a pidfile (-F), select them (-m, --euid, ...), or name a cgroup");
+  if (o.tree && o.operands.empty() && o.pidfiles.empty() && !c.any())
+    throw UsageError("--tree applies to processes: name a PID, a pidfile (-F) or a selection (-m, ...)");
   if (o.print_handles && (!o.cgroups.empty() || !o.cgroup_of.empty()))
     throw UsageError("--print-handles prints processes' handles; a cgroup has none");
   if (o.lock_pidfiles && o.pidfiles.empty()) throw UsageError("--logpidfile applies to pidfiles: give one with -F");

@@ -48,7 +48,7 @@ void Tally::end(std::size_t target, const std::optional<int>& status) {
 
 int exit_code_for(const Outcome& how, const Tally& tally, const Condition& condition) {
   if (how.stop_signal) return exit_code::signal_base + how.stop_signal;
-  if (how.timed_out) return exit_code::timeout;
+  if (how.timed_out) return how.killed ? exit_code::killed : exit_code::timeout;
   if (condition.exit_status && tally.first_failure()) return *tally.first_failure();
   if (tally.missing() && !condition.exited_ok) return exit_code::missing;
   return exit_code::ok;

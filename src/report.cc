@@ -9,15 +9,21 @@
 #include "pwait/exit_codes.h"
 
 namespace pwait {
-namespace {
+
+std::string human_duration(Duration d) {
+  double s = std::chrono::duration<double>(d).count();
+  if (s < 10) return fmt::format("{:.1f}s", s);
+  auto whole = static_cast<long long>(s);
+  if (whole < 60) return fmt::format("{}s", whole);
+  if (whole < 3600) return fmt::format("{}m{:02}s", whole / 60, whole % 60);
+  return fmt::format("{}h{:02}m", whole / 3600, whole / 60 % 60);
+}
 
 std::string signal_name(int sig) {
   if (sig >= SIGRTMIN && sig <= SIGRTMAX) return fmt::format("SIGRTMIN+{}", sig - SIGRTMIN);
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("SIG{}", sig);
 }
-
-}  // namespace
 
 std::string printable(std::string_view text) {
   std::string out;
@@ -129,7 +135,7 @@ void Reporter::event(const Event& e, const Who& who, bool lasting) {
     return;
   else if (verbose_)
     output_.out(verbose_line(e, who.pid, lasting) +
-                (who.descendants ? fmt::format(", and its {} descendant{} too", *who.descendants,
+                (who.descendants ? fmt::format("; its {} descendant{} had ended too", *who.descendants,
                                                *who.descendants == 1 ? "" : "s")
                                  : ""));
 }
@@ -150,6 +156,10 @@ void Reporter::timed_out(Duration timeout, bool reaped, bool read_all, std::stri
                                  read_all ? "" : ", before the end of the pidfiles");
   if (pids.empty()) diagnostic(fmt::format("{}; nothing left {}", when, reaped ? "unreaped" : "running"));
   else diagnostic(fmt::format("{}; still {}:{}", when, reaped ? "not reaped" : "running", pids));
+}
+
+void Reporter::remaining(const std::vector<pid_t>& pids) {
+  for (pid_t pid : pids) output_.out(fmt::format("{}", pid));
 }
 
 void Reporter::diagnostic(std::string_view text) { output_.err(fmt::format("pwait: {}", text)); }

@@ -10,6 +10,7 @@
 #include "pwait/exit_codes.h"
 #include "pwait/footprint.h"
 #include "pwait/policy.h"
+#include "pwait/tree.h"
 
 namespace pwait {
 namespace {
@@ -123,97 +124,260 @@ int print_handles(const Targets& targets, bool exited_ok, Output& output, Report
   return targets.missing.empty() || exited_ok ? exit_code::ok : exit_code::missing;
 }
 
+// One wait, from the backend's start to the exit code: the policy's state
+// (the tally, what each target's report needs) and the steps it takes.
+class Wait final : public EventLoop::Source {
+ public:
+  Wait(const Options& o, Targets& targets, EventLoop& loop, Reporter& reporter)
+      : o_(o),
+        targets_(targets),
+        loop_(loop),
+        reporter_(reporter),
+        processes_(targets.pinned.size()),
+        tally_(processes_ + targets.cgroups.size(), targets.missing.size(), condition_of(o)),
+        zombie_parent_(o.json && o.reaped ? processes_ : 0),
+        unreaped_(loop, tally_, targets, reporter) {
+    tally_.statusless_from(processes_);  // a cgroup has no exit status: its end is no failure
+    // Room for every event a target can have (exited, then reaped), so a
+    // backend reporting thousands at once never makes the vector grow by
+    // copying: pages never written stay out of pwait's RSS.
+    events_.reserve((o.reaped ? 2 : 1) * processes_);
+    loop.watch_signal(SIGUSR1, *this);  // status on demand, as dd
+  }
+  ~Wait() { loop_.forget(*this); }
+  Wait(const Wait&) = delete;
+  Wait& operator=(const Wait&) = delete;
+
+  // SIGUSR1: one line on stderr per target still waited for.
+  void signalled(const signalfd_siginfo&) override {
+    std::string since = human_duration(loop_.elapsed());
+    for (std::size_t i = 0; i < tally_.size(); ++i) {
+      if (!left(i)) continue;
+      if (i >= processes_) {
+        reporter_.diagnostic(fmt::format("waiting {} for cgroup {}", since, printable(targets_.cgroups[i - processes_].path)));
+        continue;
+      }
+      const PidRef& t = targets_.pinned[i];
+      auto st = t.stat();
+      std::string line = fmt::format("waiting {} for {}{}", since, t.pid(), st ? " (" + printable(st->comm) + ")" : "");
+      if (tally_.state(i) == Tally::State::exited) line += o_.reaped ? ": exited, not yet reaped" : "";
+      else if (t.life() != PidRef::Life::running && tree_)
+        line += fmt::format(": it has ended; {} of its descendants have not", tree_->running(i));
+      reporter_.diagnostic(line);
+    }
+  }
+
+  int run(std::span<const Backend> table) {
+    {
+      // The sources live in this scope: destroying them releases every
+      // target (detaches, unsubscribes) before pwait reports how it ended;
+      // and what a probe kept for a backend that did not run goes with it.
+      struct ReleaseProbes {
+        std::span<const Backend> table;
+        ~ReleaseProbes() { release_backends(table); }
+      } release_probes{table};
+      std::unique_ptr<Waiter> waiter;
+      CgroupWatch cgroups(loop_, events_, processes_, o_.reaped);
+      // Stopped already (while a pidfile was read): nothing is started.
+      if (!loop_.stopped()) waiter = start(table, cgroups);
+      for (pid_t pid : targets_.missing) reporter_.missing(pid, o_.exited_ok);
+      for (bool first = true; started_; first = false) {
+        take_events(first);
+        if (tally_.done() || failed_ || loop_.stopped()) break;
+        if (first) shed_startup_pages();  // set-up is over: pwait goes to sleep
+        loop_.run_once();
+      }
+      how_.stop_signal = loop_.stop_signal();
+      how_.timed_out = !how_.stop_signal && !failed_ && (!started_ || !tally_.done());
+      if (started_ && !how_.stop_signal && (how_.timed_out || failed_) && (o_.signal || o_.kill_after)) act();
+      tree_.reset();
+    }
+    if (int sig = loop_.stop_signal()) how_.stop_signal = sig;  // one that came while acting
+    report_end();
+    return exit_code_for(how_, tally_, condition_of(o_));
+  }
+
+ private:
+  // Grace after the last signal pwait sends before it stops waiting.
+  static constexpr Duration kGrace = seconds(10);
+
+  std::unique_ptr<Waiter> start(std::span<const Backend> table, CgroupWatch& cgroups) {
+    Request request = request_of(o_);
+    request.deadline = loop_.deadline();
+    std::unique_ptr<Waiter> waiter;
+    try {
+      BackendChoice choice(table, o_.backend, targets_.pinned, request);
+      const Backend* backend = nullptr;
+      waiter = pwait::start(choice, o_.backend == "auto", request, loop_, events_, targets_.pinned, backend);
+      cgroups.watch(targets_.cgroups);
+      if (o_.tree) {
+        tree_ = std::make_unique<TreeWatch>(loop_, events_, targets_.pinned);
+        if (auto why = tree_->watch(); why && o_.verbose)
+          reporter_.diagnostic(fmt::format(
+              "note: descendants are found by scanning every 100ms, and one whose parent ends between "
+              "two scans is missed ({})",
+              *why));
+      }
+      started_ = true;
+      reporter_.set_backend(backend->name);
+      if (backend->intrusive && o_.backend == "auto")
+        reporter_.diagnostic(fmt::format(
+            "note: using the {} backend, the only one here that can learn every exit status; while it "
+            "watches, a target sees EINTR for signals it ignores (see BACKENDS in pwait(1))",
+            backend->name));
+    } catch (const WatchError&) {
+      // A set-up that waited on the kernel past the deadline (the proc
+      // connector's answer) is a timeout, not a failure.
+      if (!request.deadline || Clock::now() < *request.deadline) throw;
+    }
+    return waiter;
+  }
+
+  Who who(std::size_t i) const {
+    if (i >= processes_) return Who{.pid = 0, .cgroup = &targets_.cgroups[i - processes_].path};
+    return Who{.pid = targets_.pinned[i].pid(),
+               .name = targets_.names.empty() ? nullptr : &targets_.names[i],
+               .inode = targets_.pinned[i].inode(),
+               .descendants = tree_ ? std::optional(tree_->descendants(i)) : std::nullopt};
+  }
+
+  // What the sources reported since the last call: into the tally, and said.
+  void take_events(bool first) {
+    for (std::size_t k = 0; k < events_.size(); ++k) {
+      // (By index: a tree releasing a root's held end appends to events.)
+      const Event e = events_[k];
+      if (tree_ && tally_.pending(e.target) && tree_->hold(e)) continue;
+      if (!tally_.take(e)) continue;
+      if (e.zombie && !zombie_parent_.empty()) zombie_parent_[e.target] = e.parent;
+      // That it is a zombie is worth saying only where it lasts: a target
+      // found so when pwait began, or waited for to be reaped; not the
+      // moment between an exit and a prompt parent's reap.
+      reporter_.event(e, who(e.target), first || o_.reaped);
+      if (o_.reaped && e.kind == EventKind::exited && e.target < processes_) unreaped_.exited(e);
+      if (o_.fail_fast && tally_.first_failure() && !failed_) {
+        failed_ = true;
+        failed_target_ = e.target;
+      }
+    }
+    events_.clear();
+    if (tree_ && tree_->lost() && !said_lost_) {
+      said_lost_ = true;
+      if (o_.verbose)
+        reporter_.diagnostic("process events were lost (too many at once); the trees were scanned again, and a "
+                             "descendant whose parent ended meanwhile may have been missed");
+    }
+  }
+
+  // Target `i` is still waited for (before any backend started: as the
+  // target itself says).
+  bool left(std::size_t i) const {
+    if (!tally_.pending(i)) return false;
+    return started_ || i >= processes_ || still_pending(targets_.pinned[i], o_.reaped);
+  }
+  bool any_left() const {
+    for (std::size_t i = 0; i < tally_.size(); ++i)
+      if (left(i)) return true;
+    return false;
+  }
+
+  // Given up (the timeout, or a failure with --fail-fast): -s to what is
+  // left, then after -k SIGKILL to what is left then; each time waiting
+  // (bounded) for them to end, and saying how they did.
+  void act() {
+    if (!any_left()) return;
+    if (o_.signal) {
+      send(o_.signal);
+      wait_a_while(o_.kill_after.value_or(kGrace));
+    } else {
+      wait_a_while(*o_.kill_after);
+    }
+    if (o_.kill_after && any_left() && !loop_.stop_signal()) {
+      send(SIGKILL);
+      wait_a_while(kGrace);
+    }
+  }
+
+  void send(int sig) {
+    std::string to;
+    for (std::size_t i = 0; i < tally_.size(); ++i) {
+      if (!left(i)) continue;
+      if (i >= processes_) {
+        signal_cgroup(targets_.cgroups[i - processes_], sig);
+        to += " cgroup " + printable(targets_.cgroups[i - processes_].path);
+        continue;
+      }
+      // Through the pinned record, never by number: a target whose PID
+      // names another process by now is not signalled.
+      const PidRef& t = targets_.pinned[i];
+      if (t.life() == PidRef::Life::running) t.send_signal(sig);
+      if (tree_) tree_->signal(i, sig);
+      to += fmt::format(" {}", t.pid());
+    }
+    if (sig == SIGKILL) how_.killed = true;
+    if (o_.verbose) reporter_.diagnostic(fmt::format("sending {} to:{}", signal_name(sig), to));
+  }
+
+  void wait_a_while(Duration d) {
+    loop_.set_deadline(Clock::now() + d);
+    while (any_left() && !loop_.stopped()) {
+      loop_.run_once();
+      take_events(false);
+    }
+  }
+
+  void report_end() {
+    if (how_.timed_out || failed_) {
+      std::string still;
+      for (std::size_t i = 0; i < tally_.size(); ++i) {
+        if (!left(i)) continue;
+        if (i >= processes_) {
+          still += " cgroup " + printable(targets_.cgroups[i - processes_].path);
+          if (how_.timed_out) reporter_.still_pending(who(i), false, 0);
+          continue;
+        }
+        still += fmt::format(" {}", targets_.pinned[i].pid());
+        bool zombie = tally_.state(i) == Tally::State::exited;
+        if (how_.timed_out)
+          reporter_.still_pending(who(i), zombie, zombie && !zombie_parent_.empty() ? zombie_parent_[i] : 0);
+      }
+      if (how_.timed_out) reporter_.timed_out(*o_.timeout, o_.reaped, targets_.complete, still);
+      else if (o_.verbose)
+        reporter_.diagnostic(fmt::format("{} failed: not waiting for the rest{}{}", targets_.pinned[failed_target_].pid(),
+                                         still.empty() ? "" : "; still running:", still));
+    }
+    if (o_.print_remaining && (how_.timed_out || failed_ || how_.stop_signal)) {
+      // FreeBSD's -p: the PIDs still waited for, ascending, one a line.
+      std::vector<pid_t> pids;
+      for (std::size_t i = 0; i < processes_; ++i)
+        if (left(i)) pids.push_back(targets_.pinned[i].pid());
+      std::sort(pids.begin(), pids.end());
+      reporter_.remaining(pids);
+    }
+  }
+
+  const Options& o_;
+  Targets& targets_;
+  EventLoop& loop_;
+  Reporter& reporter_;
+  const std::size_t processes_;
+  Tally tally_;
+  Events events_;
+  // The parents of zombies still to be reaped, for the JSON timeout report.
+  std::vector<pid_t> zombie_parent_;
+  UnreapedWarning unreaped_;
+  std::unique_ptr<TreeWatch> tree_;  // --tree: holds a root's end until its descendants' ends
+  bool started_ = false;
+  bool failed_ = false;  // --fail-fast: a target failed
+  std::size_t failed_target_ = 0;
+  bool said_lost_ = false;
+  Outcome how_;
+};
+
 }  // namespace
 
 int wait_for(const Options& o, Targets& targets, std::span<const Backend> table, EventLoop& loop,
              Reporter& reporter) {
-  const Condition condition = condition_of(o);
-  Request request = request_of(o);
-  request.deadline = loop.deadline();
-  const std::size_t processes = targets.pinned.size();
-  Tally tally(processes + targets.cgroups.size(), targets.missing.size(), condition);
-  tally.statusless_from(processes);  // a cgroup has no exit status: its end is no failure
-  auto pid_of = [&](std::size_t i) { return targets.pinned[i].pid(); };
-  auto who = [&](std::size_t i) {
-    if (i >= processes) return Who{.pid = 0, .cgroup = &targets.cgroups[i - processes].path};
-    return Who{.pid = pid_of(i), .name = targets.names.empty() ? nullptr : &targets.names[i], .inode = targets.pinned[i].inode()};
-  };
-  // Room for every event a target can have (exited, then reaped), so a
-  // backend reporting thousands at once never makes the vector grow by
-  // copying: pages never written stay out of pwait's RSS.
-  Events events;
-  events.reserve((o.reaped ? 2 : 1) * targets.pinned.size());
-  // The parents of zombies still to be reaped, for the JSON timeout report.
-  std::vector<pid_t> zombie_parent(o.json && o.reaped ? targets.pinned.size() : 0);
-  UnreapedWarning unreaped(loop, tally, targets, reporter);
-  bool started = false;
-  {
-    // The waiter lives in this scope: destroying it releases every target
-    // (detaches, unsubscribes) before pwait reports how it ended; and what
-    // a probe kept for a backend that did not run goes with it.
-    struct ReleaseProbes {
-      std::span<const Backend> table;
-      ~ReleaseProbes() { release_backends(table); }
-    } release_probes{table};
-    std::unique_ptr<Waiter> waiter;
-    CgroupWatch cgroups(loop, events, processes, o.reaped);
-    // Stopped already (while a pidfile was read): no backend is started.
-    if (!loop.stopped()) try {
-        BackendChoice choice(table, o.backend, targets.pinned, request);
-        const Backend* backend = nullptr;
-        waiter = start(choice, o.backend == "auto", request, loop, events, targets.pinned, backend);
-        cgroups.watch(targets.cgroups);
-        started = true;
-        reporter.set_backend(backend->name);
-        if (backend->intrusive && o.backend == "auto")
-          reporter.diagnostic(fmt::format(
-              "note: using the {} backend, the only one here that can learn every exit status; while it "
-              "watches, a target sees EINTR for signals it ignores (see BACKENDS in pwait(1))",
-              backend->name));
-      } catch (const WatchError&) {
-        // A set-up that waited on the kernel past the deadline (the proc
-        // connector's answer) is a timeout, not a failure.
-        if (!request.deadline || Clock::now() < *request.deadline) throw;
-      }
-    for (pid_t pid : targets.missing) reporter.missing(pid, o.exited_ok);
-    for (bool first = true; started; first = false) {
-      for (const Event& e : events) {
-        if (!tally.take(e)) continue;
-        if (e.zombie && !zombie_parent.empty()) zombie_parent[e.target] = e.parent;
-        // That it is a zombie is worth saying only where it lasts: a target
-        // found so when pwait began, or waited for to be reaped; not the
-        // moment between an exit and a prompt parent's reap.
-        reporter.event(e, who(e.target), first || o.reaped);
-        if (o.reaped && e.kind == EventKind::exited && e.target < processes) unreaped.exited(e);
-      }
-      events.clear();
-      if (tally.done() || loop.stopped()) break;
-      if (first) shed_startup_pages();  // set-up is over: pwait goes to sleep
-      loop.run_once();
-    }
-  }
-  Outcome how;
-  if (!started || !tally.done()) {  // (not started: the loop stopped first)
-    how.stop_signal = loop.stop_signal();
-    how.timed_out = !how.stop_signal;
-  }
-  if (how.timed_out) {
-    std::string still;
-    for (std::size_t i = 0; i < tally.size(); ++i) {
-      if (!tally.pending(i)) continue;
-      if (i >= processes) {
-        still += " cgroup " + printable(targets.cgroups[i - processes].path);
-        reporter.still_pending(who(i), false, 0);
-        continue;
-      }
-      if (!started && !still_pending(targets.pinned[i], o.reaped)) continue;
-      still += fmt::format(" {}", pid_of(i));
-      bool zombie = tally.state(i) == Tally::State::exited;
-      reporter.still_pending(who(i), zombie, zombie && !zombie_parent.empty() ? zombie_parent[i] : 0);
-    }
-    reporter.timed_out(*o.timeout, o.reaped, targets.complete, still);
-  }
-  return exit_code_for(how, tally, condition);
+  return Wait(o, targets, loop, reporter).run(table);
 }
 
 int run(const Options& o, Clock::time_point started, StdOutput& output) {
@@ -237,8 +401,28 @@ int run(const Options& o, Clock::time_point started, StdOutput& output) {
   return code;
 }
 
+// SIGUSR1 before the wait has begun (while pidfiles are read): it says so,
+// and never ends pwait.
+class Gathering final : public EventLoop::Source {
+ public:
+  Gathering(EventLoop& loop, Reporter& reporter) : loop_(loop), reporter_(reporter) {
+    loop.watch_signal(SIGUSR1, *this);
+  }
+  ~Gathering() { loop_.forget(*this); }
+  Gathering(const Gathering&) = delete;
+  Gathering& operator=(const Gathering&) = delete;
+  void signalled(const signalfd_siginfo&) override {
+    reporter_.diagnostic(fmt::format("{}: still reading the pidfiles", human_duration(loop_.elapsed())));
+  }
+
+ private:
+  EventLoop& loop_;
+  Reporter& reporter_;
+};
+
 int gather_and_wait(const Options& o, EventLoop& loop, Output& output) {
   Reporter reporter(output, o.verbose, o.json, loop);
+  auto gathering = std::make_optional<Gathering>(loop, reporter);
   // Pinned as they are named: a target that ends while a pidfile is still
   // being read has ended, it has not gone missing.
   TargetSet set(o.operands.size());
@@ -271,6 +455,7 @@ int gather_and_wait(const Options& o, EventLoop& loop, Output& output) {
   if (complete && o.count > targets.size())
     throw UsageError(fmt::format("invalid count '{}': must be a number from 1 to {} (the number of targets)",
                                  o.count, targets.size()));
+  gathering.reset();  // a SIGUSR1 from now on waits, blocked, for the wait's own report
   return wait_for(o, targets, backends(), loop, reporter);
 }
 
@@ -287,6 +472,12 @@ void list_backends(const Options& o, Output& output) {
     output.out(fmt::format("{:<8} {:<11} {}", b.name, why ? "unavailable" : "usable", why ? *why : std::string(b.summary)));
   }
   release_backends(backends());
+  if (o.tree) {
+    auto why = TreeWatch::inexact_why();
+    output.out(fmt::format("{:<8} {:<11} {}", "--tree", why ? "scanning" : "exact",
+                           why ? "every 100ms: a descendant whose parent ends between two scans is missed (" + *why + ")"
+                               : "descendants from the proc connector's fork events"));
+  }
 }
 
 }  // namespace pwait

@@ -42,6 +42,12 @@ Cgroup resolve_cgroup(std::string_view text);
 /// cgroup or in none of cgroup v2.
 std::optional<Cgroup> cgroup_of(pid_t pid);
 
+/// Sends `sig` to every process in cgroup `c` and below: SIGKILL through
+/// cgroup.kill where the kernel has it (Linux 5.14; race-free, forks
+/// included), else each process read from cgroup.procs, pinned, and
+/// signalled through its record if it is still in the cgroup.
+void signal_cgroup(const Cgroup& c, int sig);
+
 /// Watches cgroups in the loop and reports each one's end as an `exited`
 /// event (no status) for target `first_index + k`; with `reaped` (-r, which
 /// means nothing more for a cgroup: its zombies are gone from it already) a

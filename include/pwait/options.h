@@ -34,7 +34,16 @@ struct Options {
   std::vector<std::string> cgroups;  ///< --cgroup: whole cgroups as targets
   std::vector<pid_t> cgroup_of;      ///< --cgroup-of: the cgroups these processes are in
   bool tree = false;                 ///< --tree: a PID target ends with its last descendant
+  int signal = 0;                           ///< -s: sent to the targets left at the timeout / fail-fast (0: none)
+  std::optional<Duration> kill_after;       ///< -k: SIGKILL to those left this long after
+  bool fail_fast = false;                   ///< --fail-fast: return at the first failure
+  bool print_remaining = false;             ///< -p: the PIDs left, on stdout, ascending
+  bool progress = false;                    ///< --progress: a status line on a terminal
 };
+
+/// A signal as kill -l knows it: TERM, SIGTERM, term, 15, RTMIN+2. Throws
+/// UsageError naming `text` otherwise.
+int parse_signal(std::string_view text, std::string_view what);
 
 /// What parse_options decided: run with the options, or print `output`
 /// (help, version) and exit 0.

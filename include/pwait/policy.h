@@ -62,9 +62,11 @@ class Tally {
 struct Outcome {
   int stop_signal = 0;     ///< pwait was stopped by this signal
   bool timed_out = false;  ///< the deadline passed first
+  bool killed = false;     ///< then SIGKILL was sent to what was left (-k, -s KILL)
 };
 
-/// pwait's exit code: a stop signal (128+N), then the timeout (124), then
+/// pwait's exit code: a stop signal (128+N), then the timeout (124; 137
+/// when SIGKILL had to be sent, as timeout(1)), then
 /// with -x the first failure, then a missing PID (1), else 0.
 int exit_code_for(const Outcome& how, const Tally& tally, const Condition& condition);
 

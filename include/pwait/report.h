@@ -26,6 +26,10 @@ std::string printable(std::string_view text);
 /// control character or a byte that is not UTF-8 (a process name may hold
 /// any byte) becomes \u00XX, so the line stays one valid JSON value.
 std::string json_string(std::string_view text);
+/// A duration as people read it: "0.4s", "12s", "2m10s", "1h02m".
+std::string human_duration(Duration d);
+/// A signal's name as kill -l shows it, with SIG: "SIGTERM", "SIGRTMIN+2".
+std::string signal_name(int sig);
 
 /// "killed by signal 9 (SIGKILL)" / "exited with status 3" for a wait status.
 std::string describe_status(int status);
@@ -84,6 +88,8 @@ class Reporter {
   /// The -v summary of the timeout: "timed out after 2s; still running: 12 34".
   /// `read_all`: the pidfiles had been read to their end.
   void timed_out(Duration timeout, bool reaped, bool read_all, std::string_view pids);
+  /// -p: the PIDs still waited for, one a line on stdout.
+  void remaining(const std::vector<pid_t>& pids);
   /// A diagnostic line: "pwait: " + text.
   void diagnostic(std::string_view text);
 
