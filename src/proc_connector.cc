@@ -1,5 +1,6 @@
 #include "pwait/proc_connector.h"
 
+#include <arpa/inet.h>
 #include <linux/connector.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -124,7 +125,102 @@ std::optional<std::string> await_answer(int fd, std::uint32_t ack, Clock::time_p
   }
 }
 
+// Where exit_filter's loads read, in the datagram as the filter sees it:
+// nlmsghdr, cn_msg, then struct proc_event.
+constexpr std::uint32_t kCnAt = NLMSG_HDRLEN;
+constexpr std::uint32_t kEventAt = kCnAt + offsetof(cn_msg, data);
+constexpr std::uint32_t kIdxAt = kCnAt + offsetof(cn_msg, id) + offsetof(cb_id, idx);
+constexpr std::uint32_t kValAt = kCnAt + offsetof(cn_msg, id) + offsetof(cb_id, val);
+constexpr std::uint32_t kWhatAt = kEventAt + offsetof(proc_event, what);
+constexpr std::uint32_t kTgidAt = kEventAt + offsetof(proc_event, event_data.exit.process_tgid);
+static_assert(kIdxAt == 16 && kWhatAt == 36 && kTgidAt == 56, "nlmsghdr 16, cn_msg 20, proc_event's header 16");
+constexpr std::uint32_t kPass = UINT32_MAX;  // a socket filter returns how many bytes to keep
+constexpr std::uint32_t kDrop = 0;
+// Keys a leaf of the tree compares one by one: a tree node costs its jgt
+// and each leaf two returns, so bigger leaves fit more tgids in
+// BPF_MAXINSNS, at a few more compares per message.
+constexpr std::size_t kLeafKeys = 16;
+// cBPF's conditional jumps reach at most this far (jt and jf are bytes).
+constexpr std::size_t kMaxCondJump = 255;
+
+// What a BPF_W|BPF_ABS load yields for the host-endian u32 `v`: socket
+// filters load words big-endian (the kernel's load_word: get_unaligned_be32).
+std::uint32_t as_loaded(std::uint32_t v) { return htonl(v); }
+
+sock_filter stmt(std::uint16_t code, std::uint32_t k) { return BPF_STMT(code, k); }
+sock_filter jump(std::uint16_t code, std::uint32_t k, std::size_t jt, std::size_t jf) {
+  return BPF_JUMP(code, k, static_cast<std::uint8_t>(jt), static_cast<std::uint8_t>(jf));
+}
+
+// Instructions tree() emits for `n` keys.
+std::size_t tree_size(std::size_t n) {
+  if (n <= kLeafKeys) return n == 0 ? 1 : n + 2;
+  std::size_t left = tree_size(n / 2);
+  return 1 + (left > kMaxCondJump ? 1 : 0) + left + tree_size(n - n / 2);
+}
+
+// A search tree over `keys` (sorted, distinct, as loaded) for the value in
+// A: returns kPass for one of them, kDrop for anything else. A node sends
+// A > (the left half's greatest) right, the rest left; a leaf compares in turn.
+void tree(std::span<const std::uint32_t> keys, std::vector<sock_filter>& out) {
+  std::size_t n = keys.size();
+  if (n <= kLeafKeys) {
+    for (std::size_t i = 0; i < n; ++i) out.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, keys[i], n - i, 0));
+    out.push_back(stmt(BPF_RET | BPF_K, kDrop));
+    if (n > 0) out.push_back(stmt(BPF_RET | BPF_K, kPass));
+    return;
+  }
+  auto left = keys.first(n / 2);
+  std::size_t left_size = tree_size(left.size());
+  if (left_size <= kMaxCondJump) {
+    out.push_back(jump(BPF_JMP | BPF_JGT | BPF_K, left.back(), left_size, 0));
+  } else {  // too far for jt: through an unconditional jump (32-bit offset)
+    out.push_back(jump(BPF_JMP | BPF_JGT | BPF_K, left.back(), 0, 1));
+    out.push_back(stmt(BPF_JMP | BPF_JA, static_cast<std::uint32_t>(left_size)));
+  }
+  tree(left, out);
+  tree(keys.subspan(n / 2), out);
+}
+
 }  // namespace
+
+std::optional<std::vector<sock_filter>> exit_filter(std::span<const pid_t> tgids) {
+  std::vector<std::uint32_t> keys;
+  keys.reserve(tgids.size());
+  for (pid_t t : tgids) keys.push_back(as_loaded(static_cast<std::uint32_t>(t)));
+  // Ordered as the filter sees them (byte-swapped on little-endian hosts).
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+
+  // The checks before the tree, each leading to one of these two returns.
+  enum : std::size_t {
+    kLen, kHasTgid, kIdx, kIsProc, kVal, kIsProc2, kWhat, kIsExit, kIsAnswer, kRetDrop, kRetPass, kTgid, kTree
+  };
+  if (kTree + tree_size(keys.size()) > BPF_MAXINSNS) return std::nullopt;
+  auto to = [](std::size_t from, std::size_t target) { return target - from - 1; };
+  std::vector<sock_filter> prog = {
+      // A message too short to hold an exit's tgid is no proc event we know:
+      // pass it (a load past the end would end the filter with a drop).
+      stmt(BPF_LD | BPF_W | BPF_LEN, 0),
+      jump(BPF_JMP | BPF_JGE | BPF_K, kTgidAt + sizeof(std::uint32_t), 0, to(kHasTgid, kRetPass)),
+      // Not from the proc connector (anyone may send to our port): pass.
+      stmt(BPF_LD | BPF_W | BPF_ABS, kIdxAt),
+      jump(BPF_JMP | BPF_JEQ | BPF_K, as_loaded(CN_IDX_PROC), 0, to(kIsProc, kRetPass)),
+      stmt(BPF_LD | BPF_W | BPF_ABS, kValAt),
+      jump(BPF_JMP | BPF_JEQ | BPF_K, as_loaded(CN_VAL_PROC), 0, to(kIsProc2, kRetPass)),
+      // An exit goes to the tree; an answer passes; other events (fork,
+      // exec... before Linux 6.6) are dropped.
+      stmt(BPF_LD | BPF_W | BPF_ABS, kWhatAt),
+      jump(BPF_JMP | BPF_JEQ | BPF_K, as_loaded(proc_event::PROC_EVENT_EXIT), to(kIsExit, kTgid), 0),
+      jump(BPF_JMP | BPF_JEQ | BPF_K, as_loaded(proc_event::PROC_EVENT_NONE), to(kIsAnswer, kRetPass),
+           to(kIsAnswer, kRetDrop)),
+      stmt(BPF_RET | BPF_K, kDrop),
+      stmt(BPF_RET | BPF_K, kPass),
+      stmt(BPF_LD | BPF_W | BPF_ABS, kTgidAt),
+  };
+  tree(keys, prog);
+  return prog;
+}
 
 std::optional<ProcMessage> decode_proc_message(const char* buf, std::size_t len, const sockaddr_nl& from) {
   if (from.nl_family != AF_NETLINK || from.nl_pid != 0) return std::nullopt;
@@ -198,6 +294,21 @@ std::unique_ptr<ProcConnector> ProcConnector::subscribe(std::string& why, std::o
   ProcInput filter{PROC_CN_MCAST_LISTEN, events};
   send_control(sock, &filter, sizeof filter, 0);
   return connector;
+}
+
+bool ProcConnector::keep_only_exits_of(std::span<const pid_t> tgids) {
+  if (auto prog = exit_filter(tgids)) {
+    sock_fprog fprog{static_cast<unsigned short>(prog->size()), prog->data()};
+    // Replaces any filter before it. Fails with ENOMEM when the program, as
+    // the kernel converts it, passes net.core.optmem_max: 128 KiB holds
+    // every filter exit_filter makes, the 20 KiB older kernels default to
+    // about 1,180 tgids.
+    if (setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) == 0) return true;
+  }
+  // No filter rather than an old one that drops the new targets' exits.
+  int unused = 0;
+  setsockopt(fd_.get(), SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
+  return false;
 }
 
 ProcConnector::Read ProcConnector::receive(std::size_t max, const std::function<void(const ProcMessage&)>& on) {

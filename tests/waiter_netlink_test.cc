@@ -1,9 +1,11 @@
 // What only the netlink backend has to get right, beyond the shared backend
 // suite: the window between subscribing and checking, lost events (ENOBUFS),
-// namespaces that refuse or ignore it, unprivileged status, and messages
-// that do not come from the kernel. Each test runs the built binary and
-// watches it from outside: the proc connector group itself tells the test
-// the moment pwait has subscribed.
+// namespaces that refuse or ignore it, unprivileged status, messages that
+// do not come from the kernel, and the socket filter that keeps other
+// processes' exits out. The backend's tests run the built binary and watch
+// it from outside: the proc connector group itself tells the test the moment
+// pwait has subscribed. The filter's run in the kernel on a socket of the
+// test's own, and in a model of cBPF for every size.
 
 #include <gtest/gtest.h>
 #include <linux/cn_proc.h>
@@ -20,6 +22,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <sstream>
 
 #include "pwait/backend.h"
@@ -102,9 +106,11 @@ class GroupListener {
 };
 
 // The row of /proc/net/netlink for the NETLINK_CONNECTOR socket that
-// process `pid` holds: its port id and how many messages it dropped.
+// process `pid` holds: its port id, what is queued and how many messages
+// the kernel dropped for it.
 struct SocketRow {
   std::uint32_t port = 0;
+  unsigned long rmem = 0;  // bytes queued
   unsigned long drops = 0;
 };
 
@@ -123,8 +129,8 @@ std::optional<SocketRow> connector_socket_of(pid_t pid) {
     std::string sk, inode;
     int eth;
     SocketRow row;
-    std::string groups, rmem, wmem, dump, locks;
-    if (!(f >> sk >> eth >> row.port >> groups >> rmem >> wmem >> dump >> locks >> row.drops >> inode)) continue;
+    std::string groups, wmem, dump, locks;
+    if (!(f >> sk >> eth >> row.port >> groups >> row.rmem >> wmem >> dump >> locks >> row.drops >> inode)) continue;
     if (eth == NETLINK_CONNECTOR && std::find(inodes.begin(), inodes.end(), inode) != inodes.end()) return row;
   }
   return std::nullopt;
@@ -144,6 +150,35 @@ void exit_storm(int n) {
     pid_t p = spawn_exiting();
     if (p < 0) throw std::runtime_error("vfork failed");
     while (waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+// Fills the receive buffer of the netlink socket at `port` to the brim
+// with datagrams that are no proc connector message: its filter lets them
+// through (it cannot tell what they are), the owner drops them (they do not
+// come from the kernel). From then on the kernel loses every event for that
+// socket (ENOBUFS) until the owner has read the queue empty.
+void fill_receive_buffer(std::uint32_t port) {
+  Fd fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR));
+  if (!fd) throw std::runtime_error(std::string("socket NETLINK_CONNECTOR: ") + strerror(errno));
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  to.nl_pid = port;
+  // A user's datagram to a full socket fails (without counting a drop).
+  // Newer kernels refuse one that would pass the limit: smaller ones fill
+  // what bigger ones left, down to less than an event needs.
+  for (std::size_t size : {std::size_t{32} << 10, std::size_t{1} << 10, std::size_t{NLMSG_HDRLEN}}) {
+    std::vector<char> junk(size);
+    nlmsghdr nlh{};
+    nlh.nlmsg_len = static_cast<std::uint32_t>(size);
+    nlh.nlmsg_type = NLMSG_NOOP;
+    std::memcpy(junk.data(), &nlh, sizeof nlh);
+    for (int i = 0;; ++i) {
+      if (i == 1000000) throw std::runtime_error("the receive buffer never filled");
+      if (sendto(fd.get(), junk.data(), size, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to) >= 0) continue;
+      if (errno == EAGAIN) break;
+      throw std::runtime_error(std::string("send to pwait's socket: ") + strerror(errno));
     }
   }
 }
@@ -206,7 +241,7 @@ TEST_F(NetlinkTest, TargetExitingBetweenSubscriptionAndCheckHasExited) {
   EXPECT_EQ(count_of(r.out, "\n"), group.pids().size() + 1);
 }
 
-TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAForkStorm) {
+TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAnOverflow) {
   Target zombie(testing::exit_on_command, Reap::on_request);
   Target reaped;  // reaped at once: its PID is free for the storm to reuse
   Target other;
@@ -214,20 +249,18 @@ TEST_F(NetlinkTest, LostEventsAreRecoveredAfterAForkStorm) {
   testing::wait_until_waiting(c.pid());
   auto before = connector_socket_of(c.pid());
   ASSERT_TRUE(before) << "pwait holds no NETLINK_CONNECTOR socket";
-  // Stopped, pwait cannot read: its receive buffer overflows and the kernel
-  // drops every event from then on, the targets' exits among them.
+  // Stopped, pwait cannot read: once its receive buffer is full the kernel
+  // drops every event, the targets' exits among them. (Other processes'
+  // exits would not fill it: its socket filter drops them.)
   c.kill(SIGSTOP);
-  unsigned long drops = before->drops;
-  for (int round = 0; round < 100 && drops == before->drops; ++round) {
-    exit_storm(1000);
-    drops = connector_socket_of(c.pid()).value_or(SocketRow{}).drops;
-  }
-  ASSERT_GT(drops, before->drops) << "the storm never overflowed pwait's receive buffer";
+  fill_receive_buffer(before->port);
   zombie.exit(7);
   zombie.wait_exited();
   reaped.exit(3);
   reaped.wait_reaped();
-  exit_storm(1000);
+  ASSERT_GT(connector_socket_of(c.pid()).value_or(SocketRow{}).drops, before->drops)
+      << "the targets' exits were not lost";
+  exit_storm(1000);  // may reuse the reaped target's PID
   c.kill(SIGCONT);
   EXPECT_TRUE(c.running_after(300ms)) << "returned before the third target ended";
   other.exit(0);
@@ -398,6 +431,210 @@ TEST_F(NetlinkTest, MessagesNotFromTheKernelAreDropped) {
   Result r = c.wait(60s);
   EXPECT_EQ(r.exit_code(), 125) << r.err;
   EXPECT_EQ(count_of(r.out, str(t.pid()) + ": exited (status unknown), zombie"), 1u) << r.out;
+}
+
+// ---------------------------------------------------------------- the socket filter
+
+// A datagram as the proc connector sends it: nlmsghdr, cn_msg, proc_event.
+std::vector<unsigned char> proc_message(std::uint32_t what, pid_t tgid, std::uint32_t idx = CN_IDX_PROC) {
+  std::vector<unsigned char> buf(NLMSG_SPACE(sizeof(cn_msg) + sizeof(proc_event)));
+  nlmsghdr nlh{};
+  nlh.nlmsg_len = NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_event));
+  nlh.nlmsg_type = NLMSG_DONE;
+  cn_msg cn{};
+  cn.id = {idx, CN_VAL_PROC};
+  cn.len = sizeof(proc_event);
+  proc_event ev{};
+  ev.what = static_cast<decltype(ev.what)>(what);
+  ev.event_data.exit.process_pid = ev.event_data.exit.process_tgid = tgid;
+  std::memcpy(buf.data(), &nlh, sizeof nlh);
+  std::memcpy(buf.data() + NLMSG_HDRLEN, &cn, sizeof cn);
+  std::memcpy(buf.data() + NLMSG_HDRLEN + sizeof cn, &ev, sizeof ev);
+  return buf;
+}
+
+// Runs `prog` on `msg` as the kernel runs a socket filter (a word load is
+// big-endian; one past the end ends the program with 0), for the
+// instructions exit_filter uses.
+std::uint32_t run_filter(const std::vector<sock_filter>& prog, const std::vector<unsigned char>& msg) {
+  std::uint32_t a = 0;
+  for (std::size_t pc = 0; pc < prog.size(); ++pc) {
+    const sock_filter& f = prog[pc];
+    switch (f.code) {
+      case BPF_LD | BPF_W | BPF_LEN: a = static_cast<std::uint32_t>(msg.size()); break;
+      case BPF_LD | BPF_W | BPF_ABS:
+        if (f.k + 4 > msg.size()) return 0;
+        a = std::uint32_t{msg[f.k]} << 24 | std::uint32_t{msg[f.k + 1]} << 16 | std::uint32_t{msg[f.k + 2]} << 8 |
+            msg[f.k + 3];
+        break;
+      case BPF_JMP | BPF_JA: pc += f.k; break;
+      case BPF_JMP | BPF_JEQ | BPF_K: pc += a == f.k ? f.jt : f.jf; break;
+      case BPF_JMP | BPF_JGT | BPF_K: pc += a > f.k ? f.jt : f.jf; break;
+      case BPF_JMP | BPF_JGE | BPF_K: pc += a >= f.k ? f.jt : f.jf; break;
+      case BPF_RET | BPF_K: return f.k;
+      default: ADD_FAILURE() << "instruction " << f.code << " at " << pc; return 0;
+    }
+  }
+  ADD_FAILURE() << "the program runs past its end";
+  return 0;
+}
+
+// Whether the kernel's checker takes `prog` (on a socket of any kind).
+// ENOMEM only says it is bigger than optmem_max allows.
+void expect_kernel_takes(const std::vector<sock_filter>& prog) {
+  Fd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(fd);
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()), const_cast<sock_filter*>(prog.data())};
+  int r = setsockopt(fd.get(), SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog);
+  EXPECT_TRUE(r == 0 || errno == ENOMEM) << prog.size() << " instructions: " << strerror(errno);
+}
+
+// PIDs as machines hand them out, spread over several bytes (so that their
+// order differs from the order of the byte-swapped words the filter loads).
+std::vector<pid_t> spread_pids(std::size_t n) {
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < n; ++i) pids.push_back(static_cast<pid_t>(300 + i * 251 % 4000000));
+  return pids;
+}
+
+TEST(NetlinkFilter, PassesExactlyTheTargetsExitsAtEverySize) {
+  for (std::size_t n : {1u, 2u, 17u, 1000u, 3000u, 10000u}) {
+    SCOPED_TRACE(n);
+    std::vector<pid_t> pids = spread_pids(n);
+    std::set<pid_t> watched(pids.begin(), pids.end());
+    auto prog = exit_filter(pids);
+    if (n > 3300) {  // a tree of that many no longer fits BPF_MAXINSNS: no filter
+      EXPECT_FALSE(prog);
+      continue;
+    }
+    ASSERT_TRUE(prog) << "the documented capacity holds " << n;
+    EXPECT_LE(prog->size(), std::size_t{BPF_MAXINSNS});
+    expect_kernel_takes(*prog);
+    for (pid_t p : pids) {
+      ASSERT_NE(run_filter(*prog, proc_message(proc_event::PROC_EVENT_EXIT, p)), 0u) << p;
+      for (pid_t q : {p - 1, p + 1, p + 256, p ^ 0x10000}) {
+        if (watched.count(q)) continue;
+        ASSERT_EQ(run_filter(*prog, proc_message(proc_event::PROC_EVENT_EXIT, q)), 0u) << q;
+      }
+    }
+    // The connector's answers pass; other kinds of event (older kernels send
+    // them all) do not.
+    EXPECT_NE(run_filter(*prog, proc_message(proc_event::PROC_EVENT_NONE, 0)), 0u);
+    EXPECT_EQ(run_filter(*prog, proc_message(proc_event::PROC_EVENT_FORK, pids[0])), 0u);
+    EXPECT_EQ(run_filter(*prog, proc_message(proc_event::PROC_EVENT_EXEC, pids[0])), 0u);
+    // What it cannot classify passes: short, or from another connector.
+    auto unknown = proc_message(proc_event::PROC_EVENT_EXIT, 1, CN_IDX_PROC + 1);
+    EXPECT_NE(run_filter(*prog, unknown), 0u);
+    auto short_one = proc_message(proc_event::PROC_EVENT_EXIT, 1);
+    short_one.resize(NLMSG_HDRLEN + sizeof(cn_msg) + 8);
+    EXPECT_NE(run_filter(*prog, short_one), 0u);
+  }
+}
+
+TEST(NetlinkFilter, CapacityIsAboutThreeThousandThreeHundredTargets) {
+  std::size_t lo = 1, hi = 10000;  // fits, does not
+  while (hi - lo > 1) {
+    std::size_t mid = (lo + hi) / 2;
+    (exit_filter(spread_pids(mid)) ? lo : hi) = mid;
+  }
+  RecordProperty("capacity", static_cast<int>(lo));
+  EXPECT_GE(lo, 3300u);
+  EXPECT_LT(lo, 4096u);
+  auto prog = exit_filter(spread_pids(lo));
+  ASSERT_TRUE(prog);
+  expect_kernel_takes(*prog);
+  // Repeated PIDs count once.
+  std::vector<pid_t> twice = spread_pids(lo);
+  twice.insert(twice.end(), twice.begin(), twice.end());
+  EXPECT_TRUE(exit_filter(twice));
+}
+
+// Reads `connector` until `done` holds for the exits seen so far (their
+// tgids), with a deadline. Fails on an overflow: nothing may be lost.
+std::multiset<pid_t> exits_until(ProcConnector& connector, const std::function<bool(const std::multiset<pid_t>&)>& done,
+                                 std::chrono::milliseconds deadline = testing::kDeadline) {
+  std::multiset<pid_t> seen;
+  auto until = Steady::now() + deadline;
+  for (;;) {
+    auto read = connector.receive(SIZE_MAX, [&](const ProcMessage& m) {
+      if (m.what == proc_event::PROC_EVENT_EXIT) seen.insert(static_cast<pid_t>(m.event.event_data.exit.process_tgid));
+    });
+    if (read == ProcConnector::Read::overflow) throw std::runtime_error("the receive buffer overflowed");
+    if (done(seen)) return seen;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Steady::now()).count();
+    if (left <= 0) throw testing::DeadlineError("the exits never came");
+    pollfd p{connector.fd(), POLLIN, 0};
+    poll(&p, 1, static_cast<int>(left));
+  }
+}
+
+TEST_F(NetlinkTest, KernelRunsTheFilterAndDropsOnlyOtherProcessesExits) {
+  std::string why;
+  auto connector = ProcConnector::subscribe(why, std::nullopt);
+  if (!connector) GTEST_SKIP() << "netlink is unavailable: " << why;
+  Target unrelated, added;  // (first: the group's targets hold none of their pipes)
+  TargetGroup group(200);
+  // Past the targets, PIDs no process can have (above PID_MAX_LIMIT): a
+  // tree of 2,200 keys, whose nodes need the long jumps.
+  std::vector<pid_t> tgids = group.pids();
+  for (pid_t i = 0; i < 2000; ++i) tgids.push_back((4 << 20) + i * 257);
+  auto prog = exit_filter(tgids);
+  ASSERT_TRUE(prog);
+  sock_fprog fprog{static_cast<unsigned short>(prog->size()), prog->data()};
+  ASSERT_EQ(setsockopt(connector->fd(), SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog), 0) << strerror(errno);
+  exits_until(*connector, [](auto&) { return true; });  // what came before the filter
+
+  // The unrelated exits happen first: once the targets' have come, theirs
+  // would have too.
+  unrelated.exit(3);
+  unrelated.wait_reaped();
+  exit_storm(2000);
+  group.finish();
+  group.wait_reaped();
+  std::set<pid_t> targets(group.pids().begin(), group.pids().end());
+  auto seen = exits_until(*connector, [&](const std::multiset<pid_t>& s) {
+    return std::all_of(targets.begin(), targets.end(), [&](pid_t p) { return s.count(p) > 0; });
+  });
+  for (pid_t p : seen) EXPECT_TRUE(targets.count(p)) << "the exit of " << p << " (not a target) came through";
+  EXPECT_EQ(seen.count(unrelated.pid()), 0u);
+
+  // More targets: a new filter replaces the old. Too many: none at all.
+  std::vector<pid_t> more = tgids;
+  more.push_back(added.pid());
+  ASSERT_TRUE(connector->keep_only_exits_of(more));
+  added.exit(0);
+  added.wait_reaped();
+  exits_until(*connector, [&](const std::multiset<pid_t>& s) { return s.count(added.pid()) > 0; });
+  for (pid_t i = 0; i < 10000; ++i) more.push_back((4 << 20) + i * 263 + 1);
+  EXPECT_FALSE(connector->keep_only_exits_of(more));
+  pid_t other = spawn_exiting();
+  ASSERT_GT(other, 0);
+  while (waitpid(other, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  exits_until(*connector, [&](const std::multiset<pid_t>& s) { return s.count(other) > 0; });
+}
+
+TEST_F(NetlinkTest, OtherProcessesExitsNeverReachPwait) {
+  Target t;
+  Command c(pwait_args({"-b", "netlink", "-x", str(t.pid())}));
+  testing::wait_until_waiting(c.pid());
+  // Stopped, pwait reads nothing: whatever the kernel lets through for it
+  // stays queued.
+  c.kill(SIGSTOP);
+  auto before = connector_socket_of(c.pid());
+  ASSERT_TRUE(before) << "pwait holds no NETLINK_CONNECTOR socket";
+  exit_storm(3000);
+  auto after = connector_socket_of(c.pid());
+  ASSERT_TRUE(after);
+  // Unfiltered, 3,000 exits queue about 2.5 MB. What may still come: the
+  // answers to other processes' subscriptions (before Linux 6.6 every
+  // listener gets them), from a test running beside this one.
+  EXPECT_LT(after->rmem, 64u * 1024) << "queued for pwait, from " << before->rmem;
+  EXPECT_EQ(after->drops, before->drops);
+  c.kill(SIGCONT);
+  t.exit(6);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 6) << r.err;
 }
 
 }  // namespace

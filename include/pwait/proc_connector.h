@@ -4,14 +4,18 @@
 // subscription sees every process event on the machine.
 
 #include <linux/cn_proc.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "pwait/event_loop.h"
 #include "pwait/fd.h"
@@ -31,6 +35,17 @@ struct ProcMessage {
 /// send to our port).
 std::optional<ProcMessage> decode_proc_message(const char* buf, std::size_t len, const sockaddr_nl& from);
 
+/// A classic BPF socket filter for a proc connector socket subscribed to
+/// exits alone, so that the kernel drops what its owner would throw away
+/// before it is queued (and before anyone wakes): the exits of processes
+/// whose thread-group ID is not in `tgids`, and the other kinds of proc
+/// event that kernels before 6.6 send whatever was asked. It passes every
+/// exit of a thread of one of `tgids`, the connector's answers
+/// (PROC_EVENT_NONE) and anything it cannot classify as a proc event. A
+/// balanced tree of compares, so its cost grows with log(targets); nullopt
+/// when it would be longer than BPF_MAXINSNS (about 3,300 tgids).
+std::optional<std::vector<sock_filter>> exit_filter(std::span<const pid_t> tgids);
+
 /// A bound, subscribed proc connector socket. Destroying it unsubscribes
 /// (before Linux 6.6 the kernel counts listeners and only an explicit
 /// unsubscription takes one away).
@@ -49,6 +64,12 @@ class ProcConnector {
   ProcConnector& operator=(const ProcConnector&) = delete;
 
   int fd() const { return fd_.get(); }
+
+  /// Has the kernel drop what exit_filter(tgids) drops. Replaces the filter
+  /// set before (call it again with every tgid when targets are added).
+  /// False, with no filter at all, when the filter would be too long or the
+  /// kernel refuses it (past net.core.optmem_max): then everything comes.
+  bool keep_only_exits_of(std::span<const pid_t> tgids);
 
   enum class Read {
     empty,     ///< read the queue empty
