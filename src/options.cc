@@ -73,18 +73,28 @@ Waiting:
       --list-backends     print every backend, usable here or not, and why; with PIDs, whether
                           it can serve those; exit 0
       --interval DURATION with --backend poll: its interval (default: adaptive, 5ms up to 100ms)
+Giving up (at the timeout, or with --fail-fast):
+  -s, --signal SIG        send SIG (TERM, 15) to what is left, through its pinned handle: never
+                          a reused PID; with --tree its descendants, a cgroup's processes
+  -k, --kill-after DURATION
+                          then SIGKILL what is left DURATION later (exit 137 on a timeout)
+      --fail-fast         return as soon as a target fails (implies -x)
+  -p, --print-remaining   print the PIDs still waited for on stdout, ascending, when giving up
+                          or stopped by a signal (FreeBSD pwait -p)
 Saying:
   -v, --verbose           one line per event on stdout (and per process selected)
   -j, --json              one JSON object per event on stdout (JSON Lines)
   -x, --exit-status       exit with the first failure among the targets
       --print-handles     print each target as PID:INODE, one a line, and exit
+      --progress          a live status line on stderr, only when it is a terminal
   -h, --help              print this help and exit
   -V, --version           print the version and exit
 
 Exit status: 0 condition met; 1 a PID named no process, or nothing to wait for (both
-without -e); 2 usage error; 3 a target cannot be watched; 124 timeout; 125 (-x) a
-target's status is unknown; 128+N pwait stopped by signal N. With -x: the first
-failed target's exit code, or 128+N if signal N killed it. See pwait(1).
+without -e); 2 usage error; 3 a target cannot be watched; 124 timeout; 137 timeout,
+and SIGKILL was sent; 125 (-x) a target's status is unknown; 128+N pwait stopped by
+signal N. With -x: the first failed target's exit code, or 128+N if signal N killed
+it. SIGUSR1 prints what is left on stderr. See pwait(1).
 
 Examples:
   pwait 1234 && next-step         run next-step once process 1234 has ended

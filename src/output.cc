@@ -30,6 +30,12 @@ class StdOutput::Stream final : public EventLoop::Source {
     pending_ += '\n';
     flush();
   }
+  /// Bytes as they are, without a newline (a status line's redraw).
+  void add_raw(std::string_view bytes) {
+    if (error_) return;
+    pending_.append(bytes);
+    flush();
+  }
 
   void attach(EventLoop& loop) {
     loop_ = &loop;
@@ -108,8 +114,29 @@ StdOutput::~StdOutput() {
   delete err_;
 }
 
-void StdOutput::out(std::string_view line) { out_->add(line); }
-void StdOutput::err(std::string_view line) { err_->add(line); }
+namespace {
+constexpr std::string_view kClearLine = "\r\033[K";  // to the line's start, erase to its end
+}  // namespace
+
+void StdOutput::out(std::string_view line) {
+  if (status_.empty()) return out_->add(line);
+  err_->add_raw(kClearLine);
+  out_->add(line);
+  err_->add_raw(fmt::format("\r{}\033[K", status_));
+}
+
+void StdOutput::err(std::string_view line) {
+  if (status_.empty()) return err_->add(line);
+  err_->add_raw(kClearLine);
+  err_->add(line);
+  err_->add_raw(fmt::format("\r{}\033[K", status_));
+}
+
+void StdOutput::status(std::string_view line) {
+  if (line == status_) return;
+  status_ = line;
+  err_->add_raw(line.empty() ? std::string(kClearLine) : fmt::format("\r{}\033[K", line));
+}
 
 void StdOutput::attach(EventLoop& loop) {
   loop_ = &loop;
@@ -119,9 +146,14 @@ void StdOutput::attach(EventLoop& loop) {
 
 void StdOutput::drain() {
   if (!loop_) return;
+  bool had_status = !status_.empty();
+  if (had_status) status("");
   // The deadline has done its part: from now on only a stop signal ends the wait for the reader.
   loop_->set_deadline(std::nullopt);
   while ((!out_->empty() || !err_->empty()) && !loop_->stopped()) loop_->run_once();
+  // Stopped with the clearing still queued: the terminal gets it anyway
+  // (a few bytes, which a terminal takes at once).
+  if (had_status && !err_->empty()) (void)!write(STDERR_FILENO, kClearLine.data(), kClearLine.size());
   out_->detach();
   err_->detach();
   loop_ = nullptr;

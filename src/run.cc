@@ -10,6 +10,7 @@
 #include "pwait/exit_codes.h"
 #include "pwait/footprint.h"
 #include "pwait/policy.h"
+#include "pwait/progress.h"
 #include "pwait/tree.h"
 
 namespace pwait {
@@ -148,22 +149,25 @@ class Wait final : public EventLoop::Source {
   Wait(const Wait&) = delete;
   Wait& operator=(const Wait&) = delete;
 
-  // SIGUSR1: one line on stderr per target still waited for.
+  // SIGUSR1: one line on stderr per target still waited for, its PID
+  // first as FreeBSD's SIGINFO has it: "1234 (make): waited for 2m10s".
   void signalled(const signalfd_siginfo&) override {
     std::string since = human_duration(loop_.elapsed());
     for (std::size_t i = 0; i < tally_.size(); ++i) {
       if (!left(i)) continue;
       if (i >= processes_) {
-        reporter_.diagnostic(fmt::format("waiting {} for cgroup {}", since, printable(targets_.cgroups[i - processes_].path)));
+        reporter_.output().err(
+            fmt::format("cgroup {}: waited for {}", printable(targets_.cgroups[i - processes_].path), since));
         continue;
       }
       const PidRef& t = targets_.pinned[i];
       auto st = t.stat();
-      std::string line = fmt::format("waiting {} for {}{}", since, t.pid(), st ? " (" + printable(st->comm) + ")" : "");
-      if (tally_.state(i) == Tally::State::exited) line += o_.reaped ? ": exited, not yet reaped" : "";
-      else if (t.life() != PidRef::Life::running && tree_)
-        line += fmt::format(": it has ended; {} of its descendants have not", tree_->running(i));
-      reporter_.diagnostic(line);
+      std::string line =
+          fmt::format("{}{}: waited for {}", t.pid(), st ? " (" + printable(st->comm) + ")" : "", since);
+      if (tally_.state(i) == Tally::State::exited) line += "; it has exited, not yet been reaped";
+      else if (tree_ && t.life() != PidRef::Life::running)
+        line += fmt::format("; it has ended, {} of its descendants have not", tree_->running(i));
+      reporter_.output().err(line);
     }
   }
 
@@ -190,6 +194,7 @@ class Wait final : public EventLoop::Source {
       how_.stop_signal = loop_.stop_signal();
       how_.timed_out = !how_.stop_signal && !failed_ && (!started_ || !tally_.done());
       if (started_ && !how_.stop_signal && (how_.timed_out || failed_) && (o_.signal || o_.kill_after)) act();
+      progress_.reset();  // the line goes before the last report
       tree_.reset();
     }
     if (int sig = loop_.stop_signal()) how_.stop_signal = sig;  // one that came while acting
@@ -220,6 +225,8 @@ class Wait final : public EventLoop::Source {
       }
       started_ = true;
       reporter_.set_backend(backend->name);
+      if (o_.progress && Progress::possible())
+        progress_ = std::make_unique<Progress>(loop_, reporter_.output(), [this] { return progress_line(); });
       if (backend->intrusive && o_.backend == "auto")
         reporter_.diagnostic(fmt::format(
             "note: using the {} backend, the only one here that can learn every exit status; while it "
@@ -259,6 +266,7 @@ class Wait final : public EventLoop::Source {
         failed_target_ = e.target;
       }
     }
+    if (progress_ && !events_.empty()) progress_->update();
     events_.clear();
     if (tree_ && tree_->lost() && !said_lost_) {
       said_lost_ = true;
@@ -266,6 +274,25 @@ class Wait final : public EventLoop::Source {
         reporter_.diagnostic("process events were lost (too many at once); the trees were scanned again, and a "
                              "descendant whose parent ended meanwhile may have been missed");
     }
+  }
+
+  // --progress: "waiting for 3 of 5, 2m10s: 1234 make, 5678 cc1plus".
+  std::string progress_line() const {
+    std::size_t left_n = 0;
+    std::string some;
+    for (std::size_t i = 0; i < tally_.size(); ++i) {
+      if (!left(i)) continue;
+      if (++left_n > 8) continue;  // the width cuts the line before these
+      some += some.empty() ? ": " : ", ";
+      if (i >= processes_) {
+        some += "cgroup " + printable(targets_.cgroups[i - processes_].path);
+        continue;
+      }
+      some += fmt::format("{}", targets_.pinned[i].pid());
+      if (auto st = targets_.pinned[i].stat()) some += " " + printable(st->comm);
+    }
+    return fmt::format("waiting for {} of {}, {}{}", left_n, tally_.size() + targets_.missing.size(),
+                       human_duration(loop_.elapsed()), some);
   }
 
   // Target `i` is still waited for (before any backend started: as the
@@ -366,6 +393,7 @@ class Wait final : public EventLoop::Source {
   std::vector<pid_t> zombie_parent_;
   UnreapedWarning unreaped_;
   std::unique_ptr<TreeWatch> tree_;  // --tree: holds a root's end until its descendants' ends
+  std::unique_ptr<Progress> progress_;
   bool started_ = false;
   bool failed_ = false;  // --fail-fast: a target failed
   std::size_t failed_target_ = 0;

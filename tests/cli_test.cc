@@ -29,12 +29,9 @@ using testing::run_pwait;
 using testing::Target;
 using testing::TargetGroup;
 
-std::string str(pid_t p) { return std::to_string(p); }
+using testing::str;
 
-std::vector<std::string> pwait_args(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::pwait_binary());
-  return args;
-}
+using testing::pwait_args;
 
 // Waits until pwait has blocked its stop signals: from then on SIGINT and
 // SIGTERM go through its cleanup rather than killing it outright.

@@ -24,12 +24,9 @@ using testing::Result;
 using testing::run_pwait;
 using testing::Target;
 
-std::string str(pid_t p) { return std::to_string(p); }
+using testing::str;
 
-std::vector<std::string> pwait_args(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::pwait_binary());
-  return args;
-}
+using testing::pwait_args;
 
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 

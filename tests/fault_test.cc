@@ -22,7 +22,7 @@ using testing::Result;
 using testing::Target;
 using testing::TargetGroup;
 
-std::string str(pid_t p) { return std::to_string(p); }
+using testing::str;
 
 // pwait with `args` under seccomp rules ("pidfd_open=ENOSYS").
 std::vector<std::string> under_seccomp(std::vector<std::string> rules, std::vector<std::string> args) {

@@ -26,7 +26,7 @@ using testing::Target;
 using testing::TargetGroup;
 using Steady = std::chrono::steady_clock;
 
-std::string str(pid_t p) { return std::to_string(p); }
+using testing::str;
 const std::string& pwait() {
   static const std::string binary = testing::pwait_binary();
   return binary;

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "pwait/cgroup.h"
+#include "pwait/proc.h"
 #include "testlib.h"
 
 namespace pwait {
@@ -21,12 +22,9 @@ using testing::Result;
 using testing::run_pwait;
 using testing::Target;
 
-std::string str(pid_t p) { return std::to_string(p); }
+using testing::str;
 
-std::vector<std::string> pwait_args(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::pwait_binary());
-  return args;
-}
+using testing::pwait_args;
 
 // A cgroup made for one test ("/pwait-test-PID-N" under the cgroup2 mount),
 // removed with its sub-cgroups at the end. Skips the test where cgroup2 is
@@ -183,6 +181,21 @@ TEST_F(CgroupTest, BadNamesAreOneLineEach) {
   EXPECT_EQ(run_pwait({"-e", "--cgroup-of", str(gone)}).exit_code(), 0);
 }
 
+TEST_F(CgroupTest, GivingUpSignalsEveryProcessInIt) {
+  make("/a");
+  Target& top = target_in("");
+  Target& below = target_in("/a");
+  Result r = run_pwait({"-t", "0.3", "-s", "TERM", "--cgroup", path_});
+  EXPECT_EQ(r.exit_code(), 124) << r.err;
+  EXPECT_TRUE(WIFSIGNALED(top.wait_exited()));
+  EXPECT_TRUE(WIFSIGNALED(below.wait_exited()));
+  Target& again = target_in("");
+  r = run_pwait({"-t", "0.3", "-k", "0.1", "--cgroup", path_});  // SIGKILL: cgroup.kill
+  EXPECT_EQ(r.exit_code(), 137) << r.err;
+  int status = again.wait_exited();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
 // ---- --tree: a process and all its descendants
 
 // A target that starts processes on command: 'c' a child, 'd' a grandchild
@@ -272,6 +285,24 @@ TEST(Tree, DescendantsEndingFirstLeaveTheRootToDecide) {
   Result r = c.wait();
   EXPECT_EQ(r.exit_code(), 0) << r.err;
   EXPECT_EQ(r.out, str(root.pid()) + ": exited with status 0; its 1 descendant had ended too\n");
+}
+
+TEST(Tree, GivingUpSignalsTheWholeTree) {
+  Target root(spawner);
+  Spawned spawned;
+  pid_t child = spawned.take(root, 'c');
+  Command c(pwait_args({"-j", "--tree", "-t", "1", "-s", "TERM", str(root.pid())}));
+  testing::wait_until_waiting(c.pid());
+  pid_t daemon = spawned.take(root, 'd');  // while watched: a fork event (one before would not be found)
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 124) << r.err;
+  EXPECT_TRUE(WIFSIGNALED(root.wait_exited()));
+  // Each descendant ended (its state gone or a zombie of init's).
+  for (pid_t p : {child, daemon}) {
+    auto st = read_proc_stat(p);
+    EXPECT_TRUE(!st || st->state == 'Z') << p << " still runs";
+  }
+  EXPECT_NE(r.out.find(R"("descendants":3)"), std::string::npos) << r.out;
 }
 
 TEST(Tree, WithoutTheProcConnectorItScansAndSaysSo) {

@@ -17,11 +17,9 @@
 // they are testlib Targets (never pwait's children) that end when told to,
 // so no case depends on a sleep. Durations under test are short.
 //
-// The second half of the file holds the cases that need behaviour not built
-// yet (issue 10's points, issue 12's selection and handles, issue 14's -p
-// and SIGUSR1). They are written against what those issues specify and are
-// DISABLED_ until the feature lands; run them with
-// --gtest_also_run_disabled_tests.
+// The second half of the file holds the cases written against what issues
+// 10, 12 and 14 specified before they were built (-p, SIGUSR1, selection,
+// handles); each was enabled as its feature landed.
 
 #include <gtest/gtest.h>
 
@@ -59,16 +57,13 @@ using testing::run_pwait;
 using testing::Target;
 using Steady = std::chrono::steady_clock;
 
-std::string str(pid_t p) { return std::to_string(p); }
+using testing::str;
 
 // The largest PID the PID type can hold: coreutils' PID_T_MAX, util-linux's
 // 2147483647. Far above any pid_max, so never a live process.
 const std::string kPidTMax = std::to_string(std::numeric_limits<pid_t>::max());
 
-std::vector<std::string> pwait_args(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::pwait_binary());
-  return args;
-}
+using testing::pwait_args;
 
 Command start(std::vector<std::string> args, Command::Setup setup = {}) {
   return Command(pwait_args(std::move(args)), std::move(setup));
@@ -320,7 +315,7 @@ TEST(PeerFreeBSD, OrFlagMissingPid) {
 // happens: the exit (with the zombie detail: who has not reaped it) and
 // then the reap; FreeBSD prints one line, at the reap. The lines carry no
 // final period (they can end with a detail). The SIGINFO part is
-// PeerFreeBSDReap.DISABLED_PwaitReapStatusSignal (issue 14's SIGUSR1).
+// PeerFreeBSDReap.PwaitReapStatusSignal (issue 14's SIGUSR1).
 TEST(PeerFreeBSDReap, PwaitReap) {
   Target t(testing::exit_on_command, Reap::on_request);
   Command c = start({"-rv", str(t.pid())});
@@ -455,9 +450,8 @@ TEST(PeerCoreutils, PidDoesNotExitWhenPidIsAlive) {
 }
 
 // =====================================================================
-// PENDING: cases that need behaviour not built yet. Each is written against
-// what its issue specifies and stays DISABLED_ until that lands; the comment
-// names the issue and point.
+// Cases written against what an issue specified before it was built; the
+// comment names the issue and point.
 // =====================================================================
 
 // ---- issue 10, point 1: -t 0 means no timeout
@@ -654,7 +648,7 @@ TEST(PeerCoreutils, PidPipeSilentWriter) {
 // stored copies of the suite predate that commit, so this case is
 // reconstructed from the commit and pwait.c, not copied; issue 14 specifies
 // the same output on timeout.
-TEST(PeerFreeBSD, DISABLED_PrintRemaining) {
+TEST(PeerFreeBSD, PrintRemaining) {
   Target a(testing::exit_on_command, Reap::on_request), b, c;
   a.exit(0);
   Result r = run_pwait({"-p", "-t", "0.5", str(a.pid()), str(b.pid()), str(c.pid())});
@@ -689,7 +683,7 @@ bool names_first(const std::string& line, pid_t pid) {
 // one stderr line per pending target (PID, name, how long it has been
 // waited for; documented difference: more than the bare PID). Then T exits
 // and pwait returns.
-TEST(PeerFreeBSDReap, DISABLED_PwaitNormalStatusSignal) {
+TEST(PeerFreeBSDReap, PwaitNormalStatusSignal) {
   Target t(testing::exit_on_command, Reap::on_request);
   Command c = start({"-v", str(t.pid())});
   std::string line = status_line(c);
@@ -705,7 +699,7 @@ TEST(PeerFreeBSDReap, DISABLED_PwaitNormalStatusSignal) {
 // pwait_reap.c, case pwait_reap, the check that `pwait -rv T` still waits
 // after T has exited and before the reap: SIGINFO still lists T. Here
 // SIGUSR1 (issue 14) must still list T as pending.
-TEST(PeerFreeBSDReap, DISABLED_PwaitReapStatusSignal) {
+TEST(PeerFreeBSDReap, PwaitReapStatusSignal) {
   Target t(testing::exit_on_command, Reap::on_request);
   Command c = start({"-rv", str(t.pid())});
   ASSERT_TRUE(started_waiting(c)) << ended_early(c);

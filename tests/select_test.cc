@@ -32,7 +32,7 @@ using testing::Result;
 using testing::run_pwait;
 using testing::Target;
 
-std::string str(pid_t p) { return std::to_string(p); }
+using testing::str;
 
 // A name no other process here has: pgrep matches the comm (15 bytes at most).
 std::string unique_name(const char* tag) { return std::string(tag) + str(getpid() % 100000); }
@@ -51,10 +51,7 @@ std::unique_ptr<Target> named(const std::string& name, std::function<bool()> set
   return t;
 }
 
-std::vector<std::string> pwait_args(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::pwait_binary());
-  return args;
-}
+using testing::pwait_args;
 
 TEST(Select, ByNameAndSaysWhatItMatched) {
   std::string name = unique_name("pwsel");

@@ -713,6 +713,11 @@ bool WaiterThread::timed_out() {
   return shared_->timed_out;
 }
 
+std::vector<std::string> pwait_args(std::vector<std::string> args) {
+  args.insert(args.begin(), pwait_binary());
+  return args;
+}
+
 std::string pwait_binary() { return PWAIT_BINARY; }
 
 std::string unprivileged_copy_of_pwait() {

@@ -225,6 +225,10 @@ class WaiterThread {
 
 /// The pwait binary under test.
 std::string pwait_binary();
+/// A Command's argv: the pwait binary, then `args`.
+std::vector<std::string> pwait_args(std::vector<std::string> args);
+/// A PID as text, for argv and for expected output.
+inline std::string str(pid_t pid) { return std::to_string(pid); }
 /// A copy of pwait that uid 65534 can execute wherever the build tree is;
 /// Command uses it for unprivileged runs of pwait_binary().
 std::string unprivileged_copy_of_pwait();

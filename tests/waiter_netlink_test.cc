@@ -43,12 +43,9 @@ using testing::Target;
 using testing::TargetGroup;
 using Steady = std::chrono::steady_clock;
 
-std::string str(pid_t p) { return std::to_string(p); }
+using testing::str;
 
-std::vector<std::string> pwait_args(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::pwait_binary());
-  return args;
-}
+using testing::pwait_args;
 
 std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;

@@ -25,6 +25,9 @@ class StdOutput final : public Output {
 
   void out(std::string_view line) override;
   void err(std::string_view line) override;
+  /// A terminal's status line: cleared before any other line and redrawn
+  /// after it, cleared at drain().
+  void status(std::string_view line) override;
 
   /// From now on lines go through `loop`; before, each is written at once.
   void attach(EventLoop& loop);
@@ -41,6 +44,7 @@ class StdOutput final : public Output {
   Stream* out_;
   Stream* err_;
   EventLoop* loop_ = nullptr;
+  std::string status_;  // the status line on the terminal now
 };
 
 /// The one line main prints for a failure that ends pwait: "pwait: ...",

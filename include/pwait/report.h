@@ -62,6 +62,9 @@ class Output {
  public:
   virtual void out(std::string_view line) = 0;
   virtual void err(std::string_view line) = 0;
+  /// The one status line (--progress), redrawn in place on stderr; empty
+  /// clears it. Where it is not shown, nothing.
+  virtual void status(std::string_view /*line*/) {}
 
  protected:
   ~Output() = default;
@@ -73,6 +76,7 @@ class Reporter {
   Reporter(Output& output, bool verbose, bool json, const EventLoop& loop)
       : output_(output), verbose_(verbose), json_(json), loop_(loop) {}
   void set_backend(std::string_view name) { backend_ = name; }
+  Output& output() { return output_; }
 
   /// A PID that names no process: an error on stderr, or with
   /// `counts_as_ended` (-e) an event like the others.
