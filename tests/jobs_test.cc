@@ -42,7 +42,9 @@ class CgroupTest : public ::testing::Test {
     made_.push_back(dir());
   }
   void TearDown() override {
-    targets_.clear();  // they end (and leave their cgroups) first
+    // They end (and leave their cgroups) first, the last made first: a
+    // later target's nursery holds an earlier one's command pipe too.
+    while (!targets_.empty()) targets_.pop_back();
     for (auto it = made_.rbegin(); it != made_.rend(); ++it) rmdir(it->c_str());
   }
   std::string dir(const std::string& sub = "") const { return mount_ + path_ + sub; }
@@ -88,6 +90,31 @@ TEST_F(CgroupTest, EndsWhenTheLastProcessInItOrBelowHasEnded) {
   EXPECT_EQ(r.err, "");
 }
 
+TEST_F(CgroupTest, AProcessMovedOutEmptiesItAndOneMovedInHoldsIt) {
+  make("/job");
+  make("/elsewhere");
+  Target& t = target_in("/job");
+  Command c(pwait_args({"-v", "--cgroup", path_ + "/job"}));
+  testing::wait_until_waiting(c.pid());
+  Target& joined = target_in("/job");  // moved in while watched
+  {
+    std::ofstream out(dir("/elsewhere") + "/cgroup.procs");
+    out << t.pid() << std::flush;  // and the first one moved out
+    ASSERT_TRUE(out);
+  }
+  EXPECT_TRUE(c.running_after(200ms)) << "ended while a process had moved in";
+  {
+    std::ofstream out(dir("/elsewhere") + "/cgroup.procs");
+    out << joined.pid() << std::flush;
+    ASSERT_TRUE(out);
+  }
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_EQ(r.out, "cgroup " + path_ + "/job: empty\n");
+  EXPECT_EQ(kill(t.pid(), 0), 0) << "both still run: only the cgroup emptied";
+  EXPECT_EQ(kill(joined.pid(), 0), 0);
+}
+
 TEST_F(CgroupTest, NamedAsTheMountPathOrRelativeToo) {
   // Empty already: each form ends at once.
   for (const std::string& name : {path_, dir(), path_.substr(1), path_ + "/"}) {
@@ -120,7 +147,7 @@ TEST_F(CgroupTest, RemovedWhileWatchedHasEnded) {
   made_.pop_back();
   auto so_far = c.output_when([](const Result& r) { return !r.out.empty(); });
   EXPECT_EQ(so_far.out, "cgroup " + path_ + "/gone: empty\n");
-  targets_.clear();
+  while (!targets_.empty()) targets_.pop_back();
   Result r = c.wait();
   EXPECT_EQ(r.exit_code(), 0) << r.err;
 }
@@ -200,10 +227,19 @@ TEST_F(CgroupTest, GivingUpSignalsEveryProcessInIt) {
 
 // A target that starts processes on command: 'c' a child, 'd' a grandchild
 // whose parent (the child) then exits, as a daemon is started (it is
-// reparented away from the target). Each such process writes nothing and
+// reparented away from the target), 's' a storm of short-lived ones. Each such process writes nothing and
 // waits for a signal; the target writes its PID. Any other byte: exit with it.
 int spawner(int in, int out) {
   for (char c; read(in, &c, 1) == 1;) {
+    if (c == 's') {  // a fork storm: 200 children, each forking a grandchild and exiting
+      for (int i = 0; i < 200; ++i) {
+        pid_t p = fork();
+        if (p == 0) _exit(fork() < 0 ? 1 : 0);
+        if (p > 0) waitpid(p, nullptr, 0);
+      }
+      if (write(out, "stormed\n", 8) != 8) return 99;
+      continue;
+    }
     if (c != 'c' && c != 'd') return static_cast<unsigned char>(c);
     int report[2];
     if (pipe(report) != 0) return 98;
@@ -285,6 +321,24 @@ TEST(Tree, DescendantsEndingFirstLeaveTheRootToDecide) {
   Result r = c.wait();
   EXPECT_EQ(r.exit_code(), 0) << r.err;
   EXPECT_EQ(r.out, str(root.pid()) + ": exited with status 0; its 1 descendant had ended too\n");
+}
+
+TEST(Tree, AForkStormInsideEndsWithTheLastOne) {
+  Target root(spawner);
+  Spawned spawned;
+  Command c(pwait_args({"-j", "--tree", str(root.pid())}));
+  testing::wait_until_waiting(c.pid());
+  pid_t lasting = spawned.take(root, 'c');
+  // 200 short-lived children, each forking a grandchild orphaned at once.
+  root.send('s');
+  ASSERT_EQ(root.read_line(), "stormed");
+  root.exit(0);
+  root.wait_reaped();
+  EXPECT_TRUE(c.running_after(200ms)) << "ended with a descendant running";
+  ASSERT_EQ(kill(lasting, SIGTERM), 0);
+  Result r = c.wait();
+  EXPECT_EQ(r.exit_code(), 0) << r.err;
+  EXPECT_NE(r.out.find(R"("descendants":401,)"), std::string::npos) << "not every fork was seen: " << r.out;
 }
 
 TEST(Tree, GivingUpSignalsTheWholeTree) {
