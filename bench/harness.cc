@@ -313,6 +313,7 @@ struct Targets {
   std::vector<std::string> start_times;  // /proc start time of the targets beyond the pidfds
   int report = -1;             // reaper -> harness: pids, then the last reap time
   std::string error;
+  std::string cgroup;          // cgroup row: the run's cgroup directory, holding the targets
 
   Targets() = default;
   Targets(const Targets&) = delete;
@@ -673,6 +674,130 @@ std::vector<WaiterDef> make_footprint_arms(const std::string& pwait, const std::
           arm("A': shedding on again (noise control)", "fp-on2", "acct=EPERM")};
 }
 
+// The cgroup row (issue 13): waiters on a cgroup v2 directory that holds the
+// targets. pwait --cgroup against what a user has without it: a shell loop
+// polling cgroup.events, inotifywait, systemd-run --wait.
+
+std::vector<std::string> split(const std::string& s, char sep);
+
+// The cgroup2 mount point from /proc/self/mountinfo; empty if none.
+std::string cgroup2_mount() {
+  std::string info = slurp("/proc/self/mountinfo", 1 << 20);
+  std::size_t pos = 0;
+  while (pos < info.size()) {
+    auto end = info.find('\n', pos);
+    if (end == std::string::npos) end = info.size();
+    std::string line = info.substr(pos, end - pos);
+    pos = end + 1;
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
+    auto f = split(line.substr(0, dash), ' ');  // id parent major:minor root mountpoint ...
+    if (f.size() >= 5 && f[3] == "/") return f[4];
+  }
+  return {};
+}
+
+// The harness's own directory for the row's cgroups (one per run, below it).
+struct CgroupBase {
+  std::string dir;  // empty: the row cannot run
+  std::string why;  // why not
+  int next = 0;
+};
+CgroupBase g_cg;
+
+void cgroup_cleanup() {
+  if (g_cg.dir.empty()) return;
+  // Per-run cgroups left by an interrupted run, then the base.
+  if (DIR* d = opendir(g_cg.dir.c_str())) {
+    while (dirent* e = readdir(d))
+      if (std::strncmp(e->d_name, "run-", 4) == 0) rmdir((g_cg.dir + "/" + e->d_name).c_str());
+    closedir(d);
+  }
+  rmdir(g_cg.dir.c_str());
+  g_cg.dir.clear();
+}
+
+// rmdir of a cgroup whose processes were just killed: EBUSY until the last
+// one is gone; retry for up to 2 s.
+bool rmdir_cgroup(const std::string& dir) {
+  for (int i = 0; i < 200; ++i) {
+    if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return true;
+    if (errno != EBUSY) return false;
+    poll(nullptr, 0, 10);
+  }
+  return false;
+}
+
+void cgroup_setup() {
+  std::string mnt = cgroup2_mount();
+  if (mnt.empty()) {
+    g_cg.why = "no cgroup2 mount in /proc/self/mountinfo";
+    return;
+  }
+  std::string dir = mnt + fmt("/pwait-bench-%d", getpid());
+  if (mkdir(dir.c_str(), 0755) != 0) {
+    g_cg.why = fmt("cgroup2 mount %s not writable: mkdir %s: %s", mnt.c_str(), dir.c_str(), std::strerror(errno));
+    return;
+  }
+  g_cg.dir = dir;
+  std::atexit(cgroup_cleanup);
+}
+
+// RunSpec::after_start for the cgroup row: a fresh cgroup, the targets moved in.
+std::string targets_into_cgroup(Targets& t) {
+  std::string dir = g_cg.dir + fmt("/run-%d", g_cg.next++);
+  if (mkdir(dir.c_str(), 0755) != 0) return fmt("mkdir %s: %s", dir.c_str(), std::strerror(errno));
+  t.cgroup = dir;
+  for (pid_t p : t.pids) {
+    int fd = open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    std::string s = std::to_string(p);
+    bool ok = fd >= 0 && write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size());
+    int e = errno;
+    if (fd >= 0) close(fd);
+    if (!ok) return fmt("move target %d into %s: %s", p, dir.c_str(), std::strerror(e));
+  }
+  if (slurp(dir + "/cgroup.events").find("populated 1") == std::string::npos)
+    return "cgroup.events does not say populated 1 after moving the targets in";
+  return {};
+}
+
+const char* kCgroupGrepLoop = "while grep -q 'populated 1' \"$1/cgroup.events\"; do sleep 0.1; done";
+const char* kCgroupInotifyLoop =
+    "while grep -q 'populated 1' \"$1/cgroup.events\"; do inotifywait -qq -t 1 -e modify \"$1/cgroup.events\"; done";
+
+std::vector<WaiterDef> make_cgroup_waiters(const std::string& pwait, const std::string& minimal) {
+  std::string no_pwait = access(pwait.c_str(), X_OK) == 0 ? "" : "pwait binary not found";
+  auto none = [](pid_t) { return std::vector<std::string>{}; };
+  std::vector<WaiterDef> w;
+  w.push_back({"pwait --cgroup", "cg-pwait", "pwait --cgroup DIR (EPOLLPRI on cgroup.events)",
+               [=](const Targets& t) { return std::vector<std::string>{pwait, "--cgroup", t.cgroup}; }, none, no_pwait,
+               true});
+  w.push_back({"pwait --cgroup-of", "cg-pwait-of", "pwait --cgroup-of PID (PID: the first target)",
+               [=](const Targets& t) { return std::vector<std::string>{pwait, "--cgroup-of", std::to_string(t.pids[0])}; },
+               none, no_pwait, true});
+  w.push_back({"minimal pidfd+poll (on the PIDs)", "cg-minimal",
+               "bench/minimal_waiter.cc on the targets' PIDs: the same exits, waited for by PID, for context",
+               [=](const Targets& t) { return concat({minimal}, pid_args(t)); }, none, "", false});
+  w.push_back({"grep cgroup.events loop", "cg-grep", std::string("sh -c '") + kCgroupGrepLoop + "' sh DIR (dash)",
+               [](const Targets& t) { return std::vector<std::string>{"sh", "-c", kCgroupGrepLoop, "sh", t.cgroup}; },
+               none, "", false});
+  w.push_back({"inotifywait loop", "cg-inotify", std::string("sh -c '") + kCgroupInotifyLoop + "' sh DIR (dash)",
+               [](const Targets& t) { return std::vector<std::string>{"sh", "-c", kCgroupInotifyLoop, "sh", t.cgroup}; },
+               none, in_path("inotifywait") ? "" : "not installed (apt-get install inotify-tools)", false});
+  // systemd-run --wait waits for a unit it starts itself; it has no way to
+  // wait for a cgroup made outside systemd, such as the row's.
+  std::string sd = !in_path("systemd-run") ? "not installed"
+                   : access("/run/systemd/system", F_OK) != 0
+                       ? "systemd is not running here (no /run/systemd/system)"
+                       : "";
+  w.push_back({"systemd-run --wait", "cg-systemd-run", "systemd-run --wait (waits only for a unit it starts itself)",
+               [](const Targets&) { return std::vector<std::string>{}; }, none,
+               (sd.empty() ? std::string() : sd + "; and ") +
+                   "it only waits for a unit it starts itself, not for an existing cgroup such as this row's",
+               false});
+  return w;
+}
+
 // ------------------------------------------------------------------- runs
 
 struct RunResult {
@@ -704,6 +829,9 @@ struct RunSpec {
   // Runs once the waiter has settled, right before the kill (the busy
   // row's storm); a non-empty answer fails the run with that reason.
   std::function<std::string(pid_t waiter, int waiter_fd, RunResult&)> before_kill;
+  // Runs once the targets are up, before the waiter starts (the cgroup row
+  // moves them into a fresh cgroup); a non-empty answer fails the run.
+  std::function<std::string(Targets&)> after_start;
 };
 
 std::string g_errfile;
@@ -746,6 +874,10 @@ RunResult run_once(const WaiterDef& w, std::size_t n, const RunSpec& spec) {
   if (!start_targets(n, t)) {
     r.fail = t.error;
     return r;
+  }
+  if (spec.after_start) {
+    r.fail = spec.after_start(t);
+    if (!r.fail.empty()) return r;
   }
   int errfd = open(g_errfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (errfd < 0) die("open " + g_errfile);
@@ -948,13 +1080,14 @@ struct Config {
   int runs = 40;             // latency runs per waiter
   int fp_runs = 150;         // footprint A/B runs per arm
   int busy_runs = 6;         // busy-machine runs per waiter
+  int cgroup_runs = 20;      // cgroup row runs per waiter
   long storm = 20000;        // unrelated exits per busy-machine run
   int reps = 2;              // scaling runs per waiter at 10,000+ targets (3 at 1,000, 5 below)
   int start_runs = 100;      // start-up runs per command
   Ns idle_window = 2'000'000'000;
   std::vector<std::size_t> sizes{1, 10, 100, 1000, 10000, 20000};
   std::vector<std::string> only;  // waiter keys; empty = all
-  std::vector<std::string> rows{"latency", "footprint", "idle", "busy", "scaling", "startup"};
+  std::vector<std::string> rows{"latency", "footprint", "cgroup", "idle", "busy", "scaling", "startup"};
   bool quick = false;
 };
 
@@ -974,15 +1107,15 @@ void usage() {
   std::fprintf(stderr,
                "usage: harness --pwait PATH --minimal PATH [--seccomp PATH] --out DIR [--quick] [--runs N]\n"
                "               [--reps N] [--start-runs N] [--idle-seconds S] [--sizes 1,10,...]\n"
-               "               [--footprint-runs N] [--busy-runs N] [--storm EXITS] [--waiters k1,k2]\n"
-               "               [--rows latency,footprint,idle,busy,scaling,startup]\n");
+               "               [--footprint-runs N] [--busy-runs N] [--cgroup-runs N] [--storm EXITS]\n"
+               "               [--waiters k1,k2] [--rows latency,footprint,cgroup,idle,busy,scaling,startup]\n");
   std::exit(2);
 }
 
 Config parse(int argc, char** argv) {
   Config c;
   bool runs_set = false, reps_set = false, start_set = false, idle_set = false, sizes_set = false, fp_set = false,
-       busy_set = false;
+       busy_set = false, cgroup_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&]() -> std::string {
@@ -999,6 +1132,7 @@ Config parse(int argc, char** argv) {
     else if (a == "--start-runs") c.start_runs = std::atoi(val().c_str()), start_set = true;
     else if (a == "--footprint-runs") c.fp_runs = std::atoi(val().c_str()), fp_set = true;
     else if (a == "--busy-runs") c.busy_runs = std::atoi(val().c_str()), busy_set = true;
+    else if (a == "--cgroup-runs") c.cgroup_runs = std::atoi(val().c_str()), cgroup_set = true;
     else if (a == "--storm") c.storm = std::atol(val().c_str());
     else if (a == "--idle-seconds") c.idle_window = static_cast<Ns>(std::atof(val().c_str()) * 1e9), idle_set = true;
     else if (a == "--sizes") {
@@ -1018,6 +1152,7 @@ Config parse(int argc, char** argv) {
     if (!sizes_set) c.sizes = {1, 100, 1000, 10000};
     if (!fp_set) c.fp_runs = 50;
     if (!busy_set) c.busy_runs = 2;
+    if (!cgroup_set) c.cgroup_runs = 10;
   }
   if (c.storm < 10) usage();
   return c;
@@ -1267,6 +1402,49 @@ int main(int argc, char** argv) {
     fp_loadavg = first_line(slurp("/proc/loadavg"));
     if (arms[0].unavailable.empty()) interleave("footprint", arms, fp, cfg.fp_runs, spec);
     else progress("footprint A/B skipped: " + arms[0].unavailable);
+  }
+
+  // Cgroup (issue 13): three targets moved into a fresh cgroup v2 per run,
+  // the waiter on that cgroup; kill to return, interleaved like latency.
+  std::vector<WaiterDef> cgw = make_cgroup_waiters(cfg.pwait, cfg.minimal);
+  std::vector<Summary> cgs(cgw.size());
+  std::vector<std::vector<double>> cg_after(cgw.size());  // return minus the reaper's last reap, per run
+  std::string cg_loadavg;
+  constexpr std::size_t kCgroupTargets = 3;
+  if (has_row(cfg, "cgroup")) {
+    cgroup_setup();
+    for (const auto& w : cgw)
+      if (!w.unavailable.empty()) progress("cgroup row: " + w.name + " skipped: " + w.unavailable);
+    if (g_cg.dir.empty()) {
+      progress("cgroup row skipped: " + g_cg.why);
+    } else {
+      cg_loadavg = first_line(slurp("/proc/loadavg"));
+      RunSpec spec;
+      spec.after_start = targets_into_cgroup;
+      for (int run = 0; run < cfg.cgroup_runs; ++run) {
+        if (run % 25 == 0) progress(fmt("cgroup run %d/%d", run + 1, cfg.cgroup_runs));
+        for (std::size_t k = 0; k < cgw.size(); ++k) {
+          std::size_t i = (k + static_cast<std::size_t>(run)) % cgw.size();
+          if (!cgw[i].unavailable.empty() || (cgs[i].lat.empty() && cgs[i].lat_fail.size() >= 3)) continue;
+          RunResult r = run_once(cgw[i], kCgroupTargets, spec);
+          std::string dir = g_cg.dir + fmt("/run-%d", g_cg.next - 1);
+          if (!rmdir_cgroup(dir) && r.ok) {
+            r.ok = false;
+            r.fail = fmt("rmdir %s: %s", dir.c_str(), std::strerror(errno));
+          }
+          record("cgroup", cgw[i], kCgroupTargets, run, r);
+          if (r.ok) {
+            cgs[i].lat.push_back(static_cast<double>(r.t_return));
+            cgs[i].cpu.push_back(static_cast<double>(r.cpu));
+            cgs[i].rss_kb = std::max(cgs[i].rss_kb, r.maxrss_kb);
+            if (r.t_floor > 0) cg_after[i].push_back(static_cast<double>(r.t_return - r.t_floor));
+          } else {
+            cgs[i].lat_fail.push_back(r.fail);
+          }
+        }
+      }
+      cgroup_cleanup();
+    }
   }
 
   // CPU while waiting: one target, a long quiet window after settling.
@@ -1739,12 +1917,52 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Cgroup (issue 13): ratios to pwait --cgroup.
+  std::string cgsec;
+  if (has_row(cfg, "cgroup")) {
+    cgsec += "### Cgroup (issue 13): the last process of a cgroup ends, to the waiter's return\n\n";
+    if (g_cg.why.size()) {
+      cgsec += "**not run**: " + g_cg.why + "\n";
+    } else {
+      cgsec += fmt(
+          "Per run, %zu targets (children of the reaper, not of the waiter) are moved into a fresh cgroup below "
+          "the cgroup2 mount; the waiter waits for that cgroup, settles, and one `kill(-pgid, SIGKILL)` ends the "
+          "targets: the time is from the kill to the waiter's return, as in the latency row. %d runs per waiter, "
+          "interleaved in rotating order; the cgroup is removed after each run. Ratios are to `pwait --cgroup`'s "
+          "same percentile. The minimal waiter waits for the same targets by PID, for context. \"After the last "
+          "reap\": the median of the return minus the moment the reaper reaped the last target, per run. Load "
+          "average when the row began: %s.\n\n",
+          kCgroupTargets, cfg.cgroup_runs, cg_loadavg.c_str());
+      cgsec += "| waiter | runs ok | median | p90 | p99 | after the last reap | CPU per wait | peak RSS | failures |\n"
+               "|---|---|---|---|---|---|---|---|---|\n";
+      const Summary& b = cgs[0];
+      for (std::size_t i = 0; i < cgw.size(); ++i) {
+        const Summary& s = cgs[i];
+        if (!cgw[i].unavailable.empty()) {
+          cgsec += "| " + cgw[i].name + " | - | - | - | - | - | - | - | not run: " + cgw[i].unavailable + " |\n";
+          continue;
+        }
+        double after = quantile(cg_after[i], 0.5);
+        cgsec += fmt("| %s | %zu | %s (%s) | %s (%s) | %s (%s) | %s%s | %s (%s) | %s | %s |\n", cgw[i].name.c_str(),
+                     s.lat.size(), human_ns(quantile(s.lat, 0.5)).c_str(), ratio(quantile(s.lat, 0.5), quantile(b.lat, 0.5)).c_str(),
+                     human_ns(quantile(s.lat, 0.9)).c_str(), ratio(quantile(s.lat, 0.9), quantile(b.lat, 0.9)).c_str(),
+                     human_ns(quantile(s.lat, 0.99)).c_str(), ratio(quantile(s.lat, 0.99), quantile(b.lat, 0.99)).c_str(),
+                     after < 0 ? "-" : "", human_ns(std::fabs(after)).c_str(),
+                     human_ns(quantile(s.cpu, 0.5)).c_str(), ratio(quantile(s.cpu, 0.5), quantile(b.cpu, 0.5)).c_str(),
+                     mib(static_cast<double>(s.rss_kb)).c_str(),
+                     s.lat_fail.empty() ? "" : fmt("%zu: %s", s.lat_fail.size(), s.lat_fail[0].c_str()).c_str());
+      }
+    }
+  }
+  if (!cgsec.empty()) det += "\n" + cgsec;
+
   std::fputs(headline.c_str(), stdout);
   std::fputs("\n", stdout);
   std::fputs(goals.c_str(), stdout);
   std::fputs("\n", stdout);
   std::fputs(goals15.c_str(), stdout);
   if (!footprint.empty()) std::fputs(("\n" + footprint).c_str(), stdout);
+  if (!cgsec.empty()) std::fputs(("\n" + cgsec).c_str(), stdout);
 
   // RESULTS.md: machine, headline, goals, details, how each waiter ran.
   utsname u{};
@@ -1772,11 +1990,12 @@ int main(int argc, char** argv) {
              run_capture("dpkg-query -W -f='${Version}' coreutils").c_str(),
              run_capture("dpkg-query -W -f='${Version}' strace").c_str(),
              run_capture("dpkg-query -W -f='${Version}' dash").c_str());
-  res += fmt("- Run: %d latency runs per waiter; %d footprint A/B runs per arm; %d busy-machine runs per waiter of "
+  res += fmt("- Run: %d latency runs per waiter; %d footprint A/B runs per arm; %d cgroup runs per waiter; "
+             "%d busy-machine runs per waiter of "
              "%ld unrelated exits each; scaling runs per waiter and size: %d at 10,000+ targets, 3 at 1,000, "
              "5 below; up to %d start-up runs; "
              "took %.0f s\n\n",
-             cfg.runs, cfg.fp_runs, cfg.busy_runs, cfg.storm, cfg.reps, cfg.start_runs,
+             cfg.runs, cfg.fp_runs, cfg.cgroup_runs, cfg.busy_runs, cfg.storm, cfg.reps, cfg.start_runs,
              static_cast<double>(bench_end - bench_start) / 1e9);
   res += "## Headline\n\nLatency and CPU: ratio to the minimal waiter. Scaling: ratio to the floor (the targets' "
          "parent reaping them all), and peak RSS. Busy: the waiter's CPU per 1,000 exits on the machine while a "
@@ -1791,6 +2010,9 @@ int main(int argc, char** argv) {
     for (const auto& w : arms)
       res += "- footprint **" + w.name + "**: `" + w.note + "`" + (w.unavailable.empty() ? "" : " — " + w.unavailable) +
              "\n";
+  if (has_row(cfg, "cgroup"))
+    for (const auto& w : cgw)
+      res += "- cgroup **" + w.name + "**: `" + w.note + "`" + (w.unavailable.empty() ? "" : " — " + w.unavailable) + "\n";
   res += "\nMethod: targets are forked by a reaper process (not the waiter) into their own process group and "
          "pause; the waiter is the harness's child, started with a soft RLIMIT_NOFILE of 1024; after it settles "
          "(CPU below 10% of a core for 100 ms, at least 100–200 ms with random jitter) the harness sends one "
