@@ -199,6 +199,7 @@ class Wait final : public EventLoop::Source {
     }
     if (int sig = loop_.stop_signal()) how_.stop_signal = sig;  // one that came while acting
     report_end();
+    if (failed_ && !how_.stop_signal) return failed_code_;
     return exit_code_for(how_, tally_, condition_of(o_));
   }
 
@@ -261,9 +262,13 @@ class Wait final : public EventLoop::Source {
       // moment between an exit and a prompt parent's reap.
       reporter_.event(e, who(e.target), first || o_.reaped);
       if (o_.reaped && e.kind == EventKind::exited && e.target < processes_) unreaped_.exited(e);
-      if (o_.fail_fast && tally_.first_failure() && !failed_) {
+      // --fail-fast: a known failure at the event that ends the target (an
+      // unknown status is none); its code is pwait's, whatever came before.
+      bool ends = o_.reaped ? e.kind == EventKind::reaped : e.kind == EventKind::exited;
+      if (o_.fail_fast && !failed_ && ends && e.target < processes_ && e.status && status_exit_code(e.status) != 0) {
         failed_ = true;
         failed_target_ = e.target;
+        failed_code_ = status_exit_code(e.status);
       }
     }
     if (progress_ && !events_.empty()) progress_->update();
@@ -397,6 +402,7 @@ class Wait final : public EventLoop::Source {
   bool started_ = false;
   bool failed_ = false;  // --fail-fast: a target failed
   std::size_t failed_target_ = 0;
+  int failed_code_ = 0;
   bool said_lost_ = false;
   Outcome how_;
 };

@@ -93,6 +93,24 @@ TEST(Policy, AllWaitsForEveryTarget) {
   EXPECT_TRUE(FakeWaiter::script.size() == 1) << "returned before the last target or read past it";
 }
 
+TEST(Policy, FailFastTakesAKnownFailureOnlyAndItsOwnCode) {
+  Options o;
+  o.fail_fast = o.exit_status = true;
+  // An unknown status (125 for -x) is no failure; the first known one ends
+  // the wait with its own code, and the rest is not waited for.
+  PolicyRun r = run_policy(o, 4, {{exited(0, std::nullopt)}, {exited(1, 0)}, {exited(2, SIGKILL)}, {exited(3, 0)}});
+  EXPECT_EQ(r.code, 128 + SIGKILL);
+  EXPECT_EQ(FakeWaiter::script.size(), 1u) << "waited past the failure";
+  // Without a failure it is an ordinary wait: -x's code at the end.
+  r = run_policy(o, 2, {{exited(0, std::nullopt)}, {exited(1, 0)}});
+  EXPECT_EQ(r.code, exit_code::status_unknown);
+  // With -r the failure counts at the reap.
+  o.reaped = true;
+  r = run_policy(o, 2, {{exited(0, exited_with(3))}, {reaped(0, exited_with(3))}, {exited(1, 0)}, {reaped(1, 0)}});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(FakeWaiter::script.size(), 2u) << "ended at the exit, not the reap";
+}
+
 TEST(Policy, AnyReturnsOnTheFirst) {
   Options o;
   o.count = 1;
