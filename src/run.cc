@@ -161,11 +161,16 @@ class Wait final : public EventLoop::Source {
         continue;
       }
       const PidRef& t = targets_.pinned[i];
+      // Ended already, its event not yet read (it comes in the same turn
+      // of the loop): not left.
+      PidRef::Life life = t.life();
+      bool tree_left = tree_ && tree_->running(i) > 0;
+      if (!tree_left && (life == PidRef::Life::reaped || (life == PidRef::Life::exited && !o_.reaped))) continue;
       auto st = t.stat();
       std::string line =
           fmt::format("{}{}: waited for {}", t.pid(), st ? " (" + printable(st->comm) + ")" : "", since);
       if (tally_.state(i) == Tally::State::exited) line += "; it has exited, not yet been reaped";
-      else if (tree_ && t.life() != PidRef::Life::running)
+      else if (tree_ && life != PidRef::Life::running)
         line += fmt::format("; it has ended, {} of its descendants have not", tree_->running(i));
       reporter_.output().err(line);
     }

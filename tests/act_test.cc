@@ -171,10 +171,10 @@ TEST(GivingUp, BadSignalsAndMisuseAreUsageErrors) {
 
 TEST(StatusOnDemand, Sigusr1SaysWhatIsLeftAndWaitsOn) {
   Target a, b;
-  Command c(pwait_args({str(a.pid()), str(b.pid())}));
+  Command c(pwait_args({"-v", str(a.pid()), str(b.pid())}));
   testing::wait_until_waiting(c.pid());
   a.exit(0);
-  a.wait_reaped();
+  c.output_when([](const Result& r) { return r.out.find('\n') != std::string::npos; });  // pwait has seen it
   c.kill(SIGUSR1);
   Result so_far = c.output_when([](const Result& r) { return r.err.find('\n') != std::string::npos; });
   EXPECT_EQ(so_far.err.rfind(str(b.pid()) + " (pwait_tests): waited for ", 0), 0u) << so_far.err;
