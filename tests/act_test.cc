@@ -22,10 +22,8 @@ using testing::Reap;
 using testing::Result;
 using testing::run_pwait;
 using testing::Target;
-
-using testing::str;
-
 using testing::pwait_args;
+using testing::str;
 
 // A target that ignores SIGTERM (only SIGKILL ends it before its command).
 int ignores_term(int in, int out) {

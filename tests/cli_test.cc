@@ -28,10 +28,8 @@ using testing::Result;
 using testing::run_pwait;
 using testing::Target;
 using testing::TargetGroup;
-
-using testing::str;
-
 using testing::pwait_args;
+using testing::str;
 
 // Waits until pwait has blocked its stop signals: from then on SIGINT and
 // SIGTERM go through its cleanup rather than killing it outright.

@@ -23,10 +23,8 @@ using testing::Reap;
 using testing::Result;
 using testing::run_pwait;
 using testing::Target;
-
-using testing::str;
-
 using testing::pwait_args;
+using testing::str;
 
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 

@@ -21,7 +21,6 @@ using testing::Reap;
 using testing::Result;
 using testing::Target;
 using testing::TargetGroup;
-
 using testing::str;
 
 // pwait with `args` under seccomp rules ("pidfd_open=ENOSYS").

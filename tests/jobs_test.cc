@@ -21,10 +21,8 @@ using testing::Command;
 using testing::Result;
 using testing::run_pwait;
 using testing::Target;
-
-using testing::str;
-
 using testing::pwait_args;
+using testing::str;
 
 // A cgroup made for one test ("/pwait-test-PID-N" under the cgroup2 mount),
 // removed with its sub-cgroups at the end. Skips the test where cgroup2 is

@@ -31,7 +31,6 @@ using testing::Reap;
 using testing::Result;
 using testing::run_pwait;
 using testing::Target;
-
 using testing::str;
 
 // A name no other process here has: pgrep matches the comm (15 bytes at most).

@@ -43,9 +43,8 @@ using testing::Target;
 using testing::TargetGroup;
 using Steady = std::chrono::steady_clock;
 
-using testing::str;
-
 using testing::pwait_args;
+using testing::str;
 
 std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;
