@@ -72,7 +72,7 @@ Waiting:
   -b, --backend NAME      auto, pidfd, netlink, ptrace, poll; default from PWAIT_BACKEND, else auto
       --list-backends     print every backend, usable here or not, and why; with PIDs, whether
                           it can serve those; exit 0
-      --interval DURATION with --backend poll: its interval (default: adaptive, 5ms up to 100ms)
+      --interval DURATION with --backend poll: its interval (default: adaptive, 5ms up to 40ms)
 Giving up (at the timeout, or with --fail-fast):
   -s, --signal SIG        send SIG (TERM, 15) to what is left, through its pinned handle: never
                           a reused PID; with --tree its descendants, a cgroup's processes
