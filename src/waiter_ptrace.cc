@@ -80,7 +80,9 @@ class PtraceWaiter final : public Waiter {
       start(i);
       if (i % kServeEvery == kServeEvery - 1) drain_children(false);
     }
-    drain_children(true);  // stops that came while seizing
+    // Stops that came while seizing. The peek names them; it falls back to
+    // looking at every target only if pwait has a waitable child of its own.
+    drain_children(false);
   }
 
   void ready(std::uint32_t i, std::uint32_t events) override {
@@ -196,10 +198,7 @@ class PtraceWaiter final : public Waiter {
         return true;
       }
       served = true;
-      long threads = 0;
-      if (WIFSTOPPED(st) && (static_cast<unsigned>(st) >> 16) == PTRACE_EVENT_EXIT)
-        if (auto stat = read_proc_stat(pid)) threads = stat->num_threads;
-      tracer::Step step = tracer::handle(pid, st, threads);
+      tracer::Step step = tracer::handle(pid, st, threads_of);
       switch (step.kind) {
         case tracer::Step::ended:
           // The whole group is gone; this wait handed the zombie to its parent.
@@ -219,6 +218,13 @@ class PtraceWaiter final : public Waiter {
       }
     }
     return served;
+  }
+
+  // How many threads `pid`'s group has; 0 if unknown. Read by number: the
+  // leader is at our exit stop, so nothing else can hold the PID.
+  static long threads_of(pid_t pid) {
+    auto stat = read_proc_stat(pid);
+    return stat ? stat->num_threads : 0;
   }
 
   // Reports target i exited. `seen` is the status from our wait, when we had one.
