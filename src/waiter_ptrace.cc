@@ -208,7 +208,9 @@ class PtraceWaiter final : public Waiter {
         case tracer::Step::exit_stop:
           s.exit_stop_status = step.status;
           s.past_exit_stop = true;
-          break;
+          // It has yet to run to its end: a wait now would almost always
+          // find nothing. Its end brings a SIGCHLD and wakes its pidfd.
+          return true;
         case tracer::Step::leader_left:
           s.mode = Mode::untraced;  // its pidfd is in the loop already
           break;
@@ -232,7 +234,12 @@ class PtraceWaiter final : public Waiter {
     State& s = state_[i];
     PidRef& t = targets_[i];
     s.mode = Mode::idle;
-    if (!ends_.exited(i, t.exit_info(seen ? seen : s.exit_stop_status))) {
+    std::optional<int> known = seen ? seen : s.exit_stop_status;
+    // Plain `pwait PID...` looks at nothing but the exit itself: no /proc
+    // read, no pidfd query per exit, which in an exit storm is most of the
+    // work left once our wait has handed the zombie to its parent.
+    ExitInfo e = request_.want_details ? t.exit_info(known) : ExitInfo{known};
+    if (!ends_.exited(i, e)) {
       if (s.in_epoll) loop_.remove(t.fd());
       s.in_epoll = false;
       return;
