@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <cstring>
@@ -74,7 +75,7 @@ pid_t waitable() {
   }
 }
 
-Step handle(pid_t pid, int st, long threads) {
+Step handle(pid_t pid, int st, long (*threads_of)(pid_t)) {
   if (WIFEXITED(st) || WIFSIGNALED(st)) return {Step::ended, st};
   if (!WIFSTOPPED(st)) return {Step::resumed};
   int sig = WSTOPSIG(st);
@@ -82,7 +83,9 @@ Step handle(pid_t pid, int st, long threads) {
     case PTRACE_EVENT_EXIT: {
       unsigned long msg = 0;
       if (ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg) != 0) return {Step::gone};  // SIGKILLed meanwhile
-      if (msg == 0 && threads > 1) {
+      // Only a 0 can be a leader's pthread_exit: any other status is the
+      // group's, and /proc need not be read (an exit storm's costliest call).
+      if (msg == 0 && threads_of(pid) > 1) {
         // The leader alone leaves (pthread_exit) and the process lives on.
         // A traced zombie cannot be detached, so let go now.
         if (ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0 && errno != ESRCH)
@@ -106,7 +109,7 @@ Step handle(pid_t pid, int st, long threads) {
   }
 }
 
-void release(std::span<const Release> which, Duration grace) {
+void release(std::span<const Release> which, Duration grace) noexcept {
   // SIGCHLD is blocked (the loop reads it): a signalfd of our own says when
   // a tracee has stopped.
   sigset_t chld;
@@ -118,23 +121,52 @@ void release(std::span<const Release> which, Duration grace) {
   // In a group exit that is a moment away; after pthread_exit, with its
   // threads running on, only our exit (or theirs) releases it.
   constexpr Duration kExitingGrace = std::chrono::milliseconds(100);
-  struct Pending {
-    pid_t pid;
-    Clock::time_point until;
-  };
   auto now = Clock::now();
-  std::vector<Pending> pending;
+  std::unordered_map<pid_t, Clock::time_point> pending;  // tracee -> when to give up on it
+  pending.reserve(which.size());
   for (const Release& r : which) {
-    if (r.past_exit_stop) pending.push_back({r.pid, now + std::min(grace, kExitingGrace)});
-    else if (ptrace(PTRACE_INTERRUPT, r.pid, nullptr, nullptr) == 0) pending.push_back({r.pid, now + grace});
+    if (r.past_exit_stop) pending.emplace(r.pid, now + std::min(grace, kExitingGrace));
+    else if (ptrace(PTRACE_INTERRUPT, r.pid, nullptr, nullptr) == 0) pending.emplace(r.pid, now + grace);
   }
+  // Every tracee is looked at once; after that, a peek names each one that
+  // stops, so n tracees cost O(n) waits rather than a rescan per wake-up.
+  // Whatever the peek names that is not ours to detach here (pwait's own
+  // child, another tracee) ends the peeks for this wake-up with a rescan.
+  auto first_due = now + grace, last_due = now;
+  for (const auto& p : pending) first_due = std::min(first_due, p.second), last_due = std::max(last_due, p.second);
+  bool rescan = true;
   while (!pending.empty()) {
-    now = Clock::now();
-    std::erase_if(pending, [&](const Pending& p) { return detach_if_stopped(p.pid) || now >= p.until; });
+    if (rescan) {
+      std::erase_if(pending, [](const auto& p) { return detach_if_stopped(p.first); });
+      rescan = false;
+    } else {
+      for (;;) {
+        pid_t pid = 0;
+        try {
+          pid = waitable();
+        } catch (const std::system_error&) {
+        }
+        if (pid == 0) break;
+        auto it = pending.find(pid);
+        if (it == pending.end() || !detach_if_stopped(pid)) {
+          rescan = true;
+          break;
+        }
+        pending.erase(it);
+      }
+      if (rescan) continue;
+    }
     if (pending.empty()) break;
-    auto last = std::max_element(pending.begin(), pending.end(),
-                                 [](const Pending& a, const Pending& b) { return a.until < b.until; });
-    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(last->until - now).count());
+    // Only two deadlines exist (a running tracee's, an exiting one's): the
+    // table is walked for them only when one has passed, not per wake-up.
+    now = Clock::now();
+    if (now >= first_due) {
+      std::erase_if(pending, [&](const auto& p) { return now >= p.second; });
+      first_due = last_due;
+      for (const auto& p : pending) first_due = std::min(first_due, p.second);
+      if (pending.empty()) break;
+    }
+    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(last_due - now).count());
     if (sigchld) {
       pollfd p{sigchld.get(), POLLIN, 0};
       poll(&p, 1, ms);
@@ -143,6 +175,7 @@ void release(std::span<const Release> which, Duration grace) {
       }
     } else {
       poll(nullptr, 0, std::min(ms, 1));
+      rescan = true;  // no signal to say who stopped: look at every one
     }
   }
 }

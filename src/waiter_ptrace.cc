@@ -80,7 +80,9 @@ class PtraceWaiter final : public Waiter {
       start(i);
       if (i % kServeEvery == kServeEvery - 1) drain_children(false);
     }
-    drain_children(true);  // stops that came while seizing
+    // Stops that came while seizing. The peek names them; it falls back to
+    // looking at every target only if pwait has a waitable child of its own.
+    drain_children(false);
   }
 
   void ready(std::uint32_t i, std::uint32_t events) override {
@@ -196,10 +198,7 @@ class PtraceWaiter final : public Waiter {
         return true;
       }
       served = true;
-      long threads = 0;
-      if (WIFSTOPPED(st) && (static_cast<unsigned>(st) >> 16) == PTRACE_EVENT_EXIT)
-        if (auto stat = read_proc_stat(pid)) threads = stat->num_threads;
-      tracer::Step step = tracer::handle(pid, st, threads);
+      tracer::Step step = tracer::handle(pid, st, threads_of);
       switch (step.kind) {
         case tracer::Step::ended:
           // The whole group is gone; this wait handed the zombie to its parent.
@@ -209,7 +208,9 @@ class PtraceWaiter final : public Waiter {
         case tracer::Step::exit_stop:
           s.exit_stop_status = step.status;
           s.past_exit_stop = true;
-          break;
+          // It has yet to run to its end: a wait now would almost always
+          // find nothing. Its end brings a SIGCHLD and wakes its pidfd.
+          return true;
         case tracer::Step::leader_left:
           s.mode = Mode::untraced;  // its pidfd is in the loop already
           break;
@@ -221,12 +222,24 @@ class PtraceWaiter final : public Waiter {
     return served;
   }
 
+  // How many threads `pid`'s group has; 0 if unknown. Read by number: the
+  // leader is at our exit stop, so nothing else can hold the PID.
+  static long threads_of(pid_t pid) {
+    auto stat = read_proc_stat(pid);
+    return stat ? stat->num_threads : 0;
+  }
+
   // Reports target i exited. `seen` is the status from our wait, when we had one.
   void report_exited(std::size_t i, std::optional<int> seen) {
     State& s = state_[i];
     PidRef& t = targets_[i];
     s.mode = Mode::idle;
-    if (!ends_.exited(i, t.exit_info(seen ? seen : s.exit_stop_status))) {
+    std::optional<int> known = seen ? seen : s.exit_stop_status;
+    // Plain `pwait PID...` looks at nothing but the exit itself: no /proc
+    // read, no pidfd query per exit, which in an exit storm is most of the
+    // work left once our wait has handed the zombie to its parent.
+    ExitInfo e = request_.want_details ? t.exit_info(known) : ExitInfo{known};
+    if (!ends_.exited(i, e)) {
       if (s.in_epoll) loop_.remove(t.fd());
       s.in_epoll = false;
       return;

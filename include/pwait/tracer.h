@@ -39,10 +39,11 @@ struct Step {
   } kind;
   int status = 0;
 };
-/// Acts on wait status `st` of traced leader `pid`; `threads` says how many
-/// threads its group has (from /proc), to tell a leader's pthread_exit from
-/// the group's exit at the exit stop.
-Step handle(pid_t pid, int st, long threads);
+/// Acts on wait status `st` of traced leader `pid`. At an exit stop whose
+/// status is 0, `threads_of(pid)` says how many threads its group has (from
+/// /proc), to tell a leader's pthread_exit from the group's exit; any other
+/// status is the group's, and /proc is not read.
+Step handle(pid_t pid, int st, long (*threads_of)(pid_t));
 
 /// One tracee to let go.
 struct Release {
@@ -53,8 +54,10 @@ struct Release {
 /// signal-delivery stop gets its signal back, a group-stop goes back to an
 /// ordinary stop ('T'), an exit stop finishes exiting. Waits at most
 /// `grace` for a tracee to stop (one in uninterruptible sleep is detached by
-/// the kernel when pwait exits). Never throws.
-void release(std::span<const Release> which, Duration grace);
+/// the kernel when pwait exits). Each stop is found by a peek at whatever is
+/// waitable, so letting go of n tracees costs O(n) waits, not O(n^2).
+/// Never throws.
+void release(std::span<const Release> which, Duration grace) noexcept;
 
 /// Makes sure SIGCHLD reaches the loop for every stop: blocked (read
 /// through the loop's signalfd) and not ignored (for an ignored SIGCHLD the
