@@ -38,6 +38,13 @@ void wait_until_signals_blocked(pid_t pid) {
   while (std::chrono::steady_clock::now() < until) {
     std::ifstream f("/proc/" + str(pid) + "/status");
     std::string line;
+    // pwait itself, not the forked test process before its exec: that one
+    // may have inherited a mask blocking SIGINT (a test that made an
+    // EventLoop in this process), which it drops just before the exec.
+    if (!std::getline(f, line) || line != "Name:\tpwait") {
+      usleep(1000);  // polling a condition, with a deadline
+      continue;
+    }
     while (std::getline(f, line)) {
       if (line.rfind("SigBlk:", 0) == 0 && (std::stoull(line.substr(7), nullptr, 16) & (1ull << (SIGINT - 1))))
         return;
