@@ -22,7 +22,7 @@ const Backend kBackends[] = {
      .create = netlink_create,
      .release = netlink_release},
     {.name = "ptrace",
-     .summary = "PTRACE_SEIZE + exit stop: status before any reap; while traced, a target's blocking call "
+     .summary = "PTRACE_SEIZE: status before any reap; while traced, a target's blocking call "
                 "fails with EINTR even on a signal it ignores, and no debugger can attach",
      .probe = ptrace_probe,
      .create = ptrace_create,
@@ -62,7 +62,9 @@ const Backend* BackendChoice::next() {
   if (name_ != "auto") {
     if (at_++ > 0) return nullptr;
     const Backend& b = *find(name_);
-    if (auto why = b.probe(targets_, request_)) throw WatchError(fmt::format("backend {}: {}", name_, *why));
+    Request r = request_;
+    r.backend_named = true;
+    if (auto why = b.probe(targets_, r)) throw WatchError(fmt::format("backend {}: {}", name_, *why));
     return &b;
   }
   for (;;) {

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <string>
-#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <cstring>
@@ -52,7 +52,7 @@ bool detach_if_stopped(pid_t pid) noexcept {
 }  // namespace
 
 int seize(pid_t pid) {
-  return ptrace(PTRACE_SEIZE, pid, nullptr, as_data(PTRACE_O_TRACEEXIT)) == 0 ? 0 : errno;
+  return ptrace(PTRACE_SEIZE, pid, nullptr, nullptr) == 0 ? 0 : errno;
 }
 
 void refuse(pid_t pid, int err) {
@@ -75,26 +75,11 @@ pid_t waitable() {
   }
 }
 
-Step handle(pid_t pid, int st, long (*threads_of)(pid_t)) {
+Step handle(pid_t pid, int st) {
   if (WIFEXITED(st) || WIFSIGNALED(st)) return {Step::ended, st};
   if (!WIFSTOPPED(st)) return {Step::resumed};
   int sig = WSTOPSIG(st);
   switch (static_cast<unsigned>(st) >> 16) {
-    case PTRACE_EVENT_EXIT: {
-      unsigned long msg = 0;
-      if (ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &msg) != 0) return {Step::gone};  // SIGKILLed meanwhile
-      // Only a 0 can be a leader's pthread_exit: any other status is the
-      // group's, and /proc need not be read (an exit storm's costliest call).
-      if (msg == 0 && threads_of(pid) > 1) {
-        // The leader alone leaves (pthread_exit) and the process lives on.
-        // A traced zombie cannot be detached, so let go now.
-        if (ptrace(PTRACE_DETACH, pid, nullptr, nullptr) != 0 && errno != ESRCH)
-          throw_errno("ptrace(PTRACE_DETACH)", std::to_string(pid));
-        return {Step::leader_left};
-      }
-      resume(PTRACE_CONT, pid, 0);
-      return {Step::exit_stop, static_cast<int>(msg)};
-    }
     case PTRACE_EVENT_STOP:
       // A group-stop: stay stopped, but let SIGCONT (and the real parent's
       // wait) see it as untraced. Any other trap: carry on.
@@ -109,35 +94,32 @@ Step handle(pid_t pid, int st, long (*threads_of)(pid_t)) {
   }
 }
 
-void release(std::span<const Release> which, Duration grace) noexcept {
+std::vector<pid_t> release(std::span<const pid_t> which, Duration grace) noexcept {
   // SIGCHLD is blocked (the loop reads it): a signalfd of our own says when
   // a tracee has stopped.
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   Fd sigchld(signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
-  // A leader past its exit stop cannot stop again: it is, or is about to
-  // be, a zombie that only a wait detaches, once its whole group is gone.
-  // In a group exit that is a moment away; after pthread_exit, with its
-  // threads running on, only our exit (or theirs) releases it.
-  constexpr Duration kExitingGrace = std::chrono::milliseconds(100);
-  auto now = Clock::now();
-  std::unordered_map<pid_t, Clock::time_point> pending;  // tracee -> when to give up on it
+  // A tracee that has not stopped by then may be a zombie leader whose
+  // threads run on: it never will. Its /proc state says so.
+  constexpr Duration kZombieCheck = std::chrono::milliseconds(100);
+  std::vector<pid_t> kept;
+  std::unordered_set<pid_t> pending;
   pending.reserve(which.size());
-  for (const Release& r : which) {
-    if (r.past_exit_stop) pending.emplace(r.pid, now + std::min(grace, kExitingGrace));
-    else if (ptrace(PTRACE_INTERRUPT, r.pid, nullptr, nullptr) == 0) pending.emplace(r.pid, now + grace);
-  }
+  for (pid_t pid : which)
+    if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) == 0) pending.insert(pid);
+  auto now = Clock::now();
+  auto zombie_check = now + std::min(grace, kZombieCheck), due = now + grace;
+  bool checked = false;
   // Every tracee is looked at once; after that, a peek names each one that
   // stops, so n tracees cost O(n) waits rather than a rescan per wake-up.
   // Whatever the peek names that is not ours to detach here (pwait's own
   // child, another tracee) ends the peeks for this wake-up with a rescan.
-  auto first_due = now + grace, last_due = now;
-  for (const auto& p : pending) first_due = std::min(first_due, p.second), last_due = std::max(last_due, p.second);
   bool rescan = true;
   while (!pending.empty()) {
     if (rescan) {
-      std::erase_if(pending, [](const auto& p) { return detach_if_stopped(p.first); });
+      std::erase_if(pending, [](pid_t pid) { return detach_if_stopped(pid); });
       rescan = false;
     } else {
       for (;;) {
@@ -157,16 +139,20 @@ void release(std::span<const Release> which, Duration grace) noexcept {
       if (rescan) continue;
     }
     if (pending.empty()) break;
-    // Only two deadlines exist (a running tracee's, an exiting one's): the
-    // table is walked for them only when one has passed, not per wake-up.
     now = Clock::now();
-    if (now >= first_due) {
-      std::erase_if(pending, [&](const auto& p) { return now >= p.second; });
-      first_due = last_due;
-      for (const auto& p : pending) first_due = std::min(first_due, p.second);
+    if (!checked && now >= zombie_check) {
+      checked = true;
+      std::erase_if(pending, [&](pid_t pid) {
+        auto st = read_proc_stat(pid);  // by number: a tracee of ours holds it
+        if (!st || (st->state != 'Z' && st->state != 'X')) return false;
+        kept.push_back(pid);
+        return true;
+      });
       if (pending.empty()) break;
     }
-    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(last_due - now).count());
+    if (now >= due) break;
+    auto next = checked ? due : zombie_check;
+    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
     if (sigchld) {
       pollfd p{sigchld.get(), POLLIN, 0};
       poll(&p, 1, ms);
@@ -178,6 +164,8 @@ void release(std::span<const Release> which, Duration grace) noexcept {
       rescan = true;  // no signal to say who stopped: look at every one
     }
   }
+  kept.insert(kept.end(), pending.begin(), pending.end());
+  return kept;
 }
 
 ChildSignal::ChildSignal() {

@@ -1,5 +1,5 @@
-// The ptrace backend: PTRACE_SEIZE on each target's leader thread with an
-// exit stop (tracer.h), in the one loop: the tracees' stops arrive as
+// The ptrace backend: PTRACE_SEIZE on each target's leader thread
+// (tracer.h), in the one loop: the tracees' stops arrive as
 // SIGCHLD, each drained with waitpid(tid, __WALL) for the traced leaders
 // only (pwait may have children of its own).
 //
@@ -9,20 +9,21 @@
 // wait reports a leader's exit only once the whole thread group is gone.
 // Tracing every thread would add a stop for every thread-directed signal
 // and a race with every clone, and buy nothing the leader does not give. A
-// leader that leaves alone (pthread_exit) is let go at its exit stop: a
-// traced zombie cannot be detached, and would keep its parent from ever
-// seeing the process end should pwait stop first. Its pidfd then says when
-// the group is gone, as for a target found in that state.
+// leader that leaves alone (pthread_exit) stays a traced zombie until its
+// group is gone; it cannot be detached before that, and the kernel lets go
+// of it if pwait ends first.
 //
-// The status is the one PTRACE_GETEVENTMSG gives at the exit stop, or our
-// wait's on the leader, which the kernel answers with what the real parent
-// will get. A SIGKILL skips the exit stop; the wait still has the status.
-// A traced non-child's zombie is seen by its tracer only: our wait hands it
-// to its real parent, and the target's pidfd tells zombie from reaped.
+// The status is our wait's on the leader, which the kernel answers once the
+// whole group is gone, before the real parent can: a traced non-child's
+// zombie is seen by its tracer only, and our wait hands it to its real
+// parent. The target's pidfd then tells zombie from reaped. There is no exit
+// stop: it would hold every exiting target until pwait had run, a round
+// trip per exit that in an exit storm slows the targets' own ends.
 //
 // Every stop is resumed at once. When pwait itself is stopped (SIGTSTP,
-// SIGTTIN, SIGTTOU) it first lets every target go, and seizes them again
-// once continued, so a target is never frozen by pwait's own stop.
+// SIGTTIN, SIGTTOU) it first lets every target go (but a zombie leader),
+// and seizes them again once continued, so a target is never frozen by
+// pwait's own stop.
 // Destroying the Waiter detaches every target still traced.
 
 #include <sys/ptrace.h>
@@ -53,12 +54,20 @@ constexpr Duration kDetachGrace = milliseconds(2000);
 // While seizing thousands of targets, serve the stops of those seized
 // already this often: a signal to one must not wait for the rest.
 constexpr std::size_t kServeEvery = 256;
+// Finding which tracees have something waitable costs a wait over every one
+// of them (the kernel walks its whole list of tracees), so a sweep comes at
+// most once per this gap per tracee watched, and never less often than
+// kMaxSweepGap: 10,000 tracees are swept at most every 5 ms, whatever the
+// rate of SIGCHLDs. Only a stop whose SIGCHLD merged with another's waits
+// for a sweep; the rest are named by their signal and served at once.
+constexpr Duration kSweepGapPerTracee = std::chrono::nanoseconds(500);
+constexpr Duration kMaxSweepGap = milliseconds(5);
 constexpr int kJobControlStops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
 
 class PtraceWaiter final : public Waiter {
  public:
   PtraceWaiter(EventLoop& loop, const Request& request, Events& out)
-      : loop_(loop), request_(request), ends_(out, request.follow_reap), reaps_(loop, *this) {
+      : loop_(loop), request_(request), ends_(out, request.follow_reap), sweeper_(*this), reaps_(loop, *this) {
     loop_.watch_signal(SIGCHLD, *this);
     for (int sig : kJobControlStops)
       if (!signal_ignored(sig)) loop_.watch_signal(sig, *this);
@@ -66,6 +75,7 @@ class PtraceWaiter final : public Waiter {
 
   ~PtraceWaiter() override {
     let_go();
+    loop_.forget(sweeper_);
     loop_.forget(*this);
   }
 
@@ -76,6 +86,7 @@ class PtraceWaiter final : public Waiter {
     by_pid_.reserve(targets.size());
     for (std::size_t i = 0; i < targets.size(); ++i) by_pid_.push_back({targets[i].pid(), i});
     std::sort(by_pid_.begin(), by_pid_.end());
+    sweep_gap_ = std::min(kMaxSweepGap, kSweepGapPerTracee * static_cast<long>(targets.size()));
     for (std::size_t i = 0; i < targets.size(); ++i) {
       start(i);
       if (i % kServeEvery == kServeEvery - 1) drain_children(false);
@@ -99,7 +110,7 @@ class PtraceWaiter final : public Waiter {
   }
 
   void signalled(const signalfd_siginfo& info) override {
-    if (info.ssi_signo == SIGCHLD) return drain_children(false);
+    if (info.ssi_signo == SIGCHLD) return child_changed(static_cast<pid_t>(info.ssi_pid));
     suspend(static_cast<int>(info.ssi_signo));
   }
 
@@ -116,9 +127,7 @@ class PtraceWaiter final : public Waiter {
   };
   struct State {
     Mode mode = Mode::idle;
-    bool in_epoll = false;        // its pidfd is in the loop
-    bool past_exit_stop = false;  // the leader left its exit stop (it may be a zombie)
-    std::optional<int> exit_stop_status;
+    bool in_epoll = false;  // its pidfd is in the loop
   };
 
   // Puts target i's pidfd in the loop with `events`, or changes them.
@@ -140,8 +149,8 @@ class PtraceWaiter final : public Waiter {
       // The seize went by number: if the pinned process was reaped before
       // it, the number may be another process's. Let that one go.
       if (!t.alive()) {
-        tracer::Release r{t.pid(), false};
-        tracer::release({&r, 1}, kDetachGrace);
+        pid_t pid = t.pid();
+        tracer::release({&pid, 1}, kDetachGrace);
         s.mode = Mode::idle;
         return report_exited(i, std::nullopt);
       }
@@ -164,6 +173,40 @@ class PtraceWaiter final : public Waiter {
     tracer::refuse(t.pid(), err);
   }
 
+  // The target whose PID is `pid`, if any.
+  std::optional<std::size_t> index_of(pid_t pid) const {
+    auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::pair<pid_t, std::size_t>{pid, 0});
+    if (it == by_pid_.end() || it->first != pid) return std::nullopt;
+    return it->second;
+  }
+
+  // A SIGCHLD came from `pid`: serve it at once if it is a target. SIGCHLDs
+  // merge while one is pending, so others may have stopped unnamed: a sweep
+  // finds them, now if the last one was more than a gap ago, else once the
+  // gap has passed. Every stop is thus served within a gap of its SIGCHLD
+  // being read, and an exit storm costs one sweep per gap, not per exit.
+  void child_changed(pid_t pid) {
+    if (auto i = index_of(pid)) serve(*i);
+    if (sweep_due_) return;  // one is coming
+    auto now = Clock::now();
+    if (now >= last_sweep_ + sweep_gap_) return sweep();
+    sweep_due_ = true;
+    loop_.set_timer(sweeper_, last_sweep_ + sweep_gap_);
+  }
+
+  void sweep() {
+    sweep_due_ = false;
+    last_sweep_ = Clock::now();
+    drain_children(false);
+  }
+
+  // The sweep's timer: a Source of its own, as the ReapWatch has the waiter's.
+  struct Sweeper final : EventLoop::Source {
+    explicit Sweeper(PtraceWaiter& w) : waiter(w) {}
+    void expired() override { waiter.sweep(); }
+    PtraceWaiter& waiter;
+  };
+
   // Handles the stops and exits waiting for the traced targets. A peek at
   // whichever child or tracee is waitable names the target at once, so one
   // exit among thousands of targets costs a few waits, not one per target.
@@ -173,8 +216,8 @@ class PtraceWaiter final : public Waiter {
     while (!scan_all) {
       pid_t pid = tracer::waitable();
       if (pid == 0) return;  // nothing waitable
-      auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::pair<pid_t, std::size_t>{pid, 0});
-      if (it == by_pid_.end() || it->first != pid || !serve(it->second)) scan_all = true;
+      auto i = index_of(pid);
+      if (!i || !serve(*i)) scan_all = true;
     }
     for (std::size_t i = 0; i < targets_.size(); ++i) serve(i);
   }
@@ -198,35 +241,14 @@ class PtraceWaiter final : public Waiter {
         return true;
       }
       served = true;
-      tracer::Step step = tracer::handle(pid, st, threads_of);
-      switch (step.kind) {
-        case tracer::Step::ended:
-          // The whole group is gone; this wait handed the zombie to its parent.
-          s.mode = Mode::idle;
-          report_exited(i, step.status);
-          break;
-        case tracer::Step::exit_stop:
-          s.exit_stop_status = step.status;
-          s.past_exit_stop = true;
-          // It has yet to run to its end: a wait now would almost always
-          // find nothing. Its end brings a SIGCHLD and wakes its pidfd.
-          return true;
-        case tracer::Step::leader_left:
-          s.mode = Mode::untraced;  // its pidfd is in the loop already
-          break;
-        case tracer::Step::resumed:
-        case tracer::Step::gone:
-          break;
+      tracer::Step step = tracer::handle(pid, st);
+      if (step.kind == tracer::Step::ended) {
+        // The whole group is gone; this wait handed the zombie to its parent.
+        s.mode = Mode::idle;
+        report_exited(i, step.status);
       }
     }
     return served;
-  }
-
-  // How many threads `pid`'s group has; 0 if unknown. Read by number: the
-  // leader is at our exit stop, so nothing else can hold the PID.
-  static long threads_of(pid_t pid) {
-    auto stat = read_proc_stat(pid);
-    return stat ? stat->num_threads : 0;
   }
 
   // Reports target i exited. `seen` is the status from our wait, when we had one.
@@ -234,7 +256,7 @@ class PtraceWaiter final : public Waiter {
     State& s = state_[i];
     PidRef& t = targets_[i];
     s.mode = Mode::idle;
-    std::optional<int> known = seen ? seen : s.exit_stop_status;
+    std::optional<int> known = seen;
     // Plain `pwait PID...` looks at nothing but the exit itself: no /proc
     // read, no pidfd query per exit, which in an exit storm is most of the
     // work left once our wait has handed the zombie to its parent.
@@ -256,28 +278,29 @@ class PtraceWaiter final : public Waiter {
     state_[i].mode = Mode::idle;
   }
 
-  // Every target still traced, to let go.
-  std::vector<tracer::Release> traced() const {
-    std::vector<tracer::Release> which;
-    for (std::size_t i = 0; i < state_.size(); ++i)
-      if (state_[i].mode == Mode::traced) which.push_back({targets_[i].pid(), state_[i].past_exit_stop});
-    return which;
-  }
-
+  // Lets go of every target still traced; those that cannot be (a zombie
+  // leader whose threads run on) stay traced.
   void let_go() noexcept {
-    auto which = traced();
-    tracer::release(which, kDetachGrace);
-    for (auto& s : state_)
-      if (s.mode == Mode::traced) s.mode = Mode::idle;
+    std::vector<pid_t> which;
+    for (std::size_t i = 0; i < state_.size(); ++i)
+      if (state_[i].mode == Mode::traced) which.push_back(targets_[i].pid());
+    auto kept = tracer::release(which, kDetachGrace);
+    std::sort(kept.begin(), kept.end());
+    for (std::size_t i = 0; i < state_.size(); ++i)
+      if (state_[i].mode == Mode::traced && !std::binary_search(kept.begin(), kept.end(), targets_[i].pid()))
+        state_[i].mode = Mode::idle;
   }
 
   // pwait is being stopped: let every target go (a tracer's stop would
   // freeze them), stop, and once continued seize again those still running.
+  // A zombie leader stays traced: dead, it cannot be frozen, and its end
+  // comes through our wait as before.
   void suspend(int sig) {
     std::vector<std::size_t> held;
     for (std::size_t i = 0; i < state_.size(); ++i)
-      if (state_[i].mode == Mode::traced && !state_[i].past_exit_stop) held.push_back(i);
+      if (state_[i].mode == Mode::traced) held.push_back(i);
     let_go();
+    std::erase_if(held, [&](std::size_t i) { return state_[i].mode == Mode::traced; });
     for (std::size_t i : held) state_[i].mode = Mode::untraced;  // meanwhile, its pidfd tells
     tracer::stop_self(sig);
     for (std::size_t i : held)
@@ -295,6 +318,10 @@ class PtraceWaiter final : public Waiter {
   std::span<PidRef> targets_;
   std::vector<State> state_;
   std::vector<std::pair<pid_t, std::size_t>> by_pid_;  // every target, sorted by PID
+  Sweeper sweeper_;
+  Duration sweep_gap_{};
+  Clock::time_point last_sweep_{};
+  bool sweep_due_ = false;  // the sweeper's timer is set
   ReapWatch reaps_;
 };
 
@@ -313,15 +340,20 @@ std::optional<std::string> ptrace_probe(std::span<const PidRef> targets, const R
   if (!privileged)
     return "needs CAP_SYS_PTRACE in the initial user namespace: under a tracer without it, a set-user-ID "
            "program a target runs would lose its privileges";
-  // A multi-threaded target's exit(0) looks like its leader's pthread_exit at
-  // the exit stop; the status then comes from the pidfd, which keeps it
-  // after a fast reap only where the kernel keeps exit statuses.
+  // A target met as a zombie leader (its pthread_exit came before pwait), or
+  // one that ended while a stopped pwait had let it go, is followed by its
+  // pidfd alone: its status then comes from the pidfd, which keeps it after
+  // a fast reap only where the kernel keeps exit statuses.
   if (request.must_know_status && !pidfd_keeps_exit_status())
     return "cannot promise every exit status: this kernel does not keep it for a reaped process "
            "(PIDFD_INFO_EXIT, Linux 6.15)";
   if (auto why = yama_refusal(privileged)) return why;
-  for (const PidRef& t : targets)
-    if (auto why = ptrace_refusal(t.pid(), privileged)) return why;
+  // A target already traced (strace, gdb): `auto` moves on to the next
+  // backend. Named, the seize meets the refusal and says the same, without
+  // a /proc read per target here.
+  if (!request.backend_named)
+    for (const PidRef& t : targets)
+      if (auto why = ptrace_refusal(t.pid(), privileged)) return why;
   return std::nullopt;
 }
 

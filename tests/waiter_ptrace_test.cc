@@ -301,13 +301,13 @@ TEST_F(PtraceWaiterTest, ThreadsGetTheirSignalsAndTheGroupEndsOnce) {
   EXPECT_EQ(exits, 1u);
 }
 
-TEST_F(PtraceWaiterTest, LeaderLeavingAloneIsLetGoAndTheGroupEndsOnce) {
+TEST_F(PtraceWaiterTest, LeaderLeavingAloneIsNoEndAndTheGroupEndsOnce) {
   Target t(leader_leaves_on_command, Reap::on_request);
   start({t.pid()});
   t.send('L');
   ASSERT_EQ(t.read_line(), "alone");
-  // A traced zombie could not be detached: the backend lets it go at once.
-  EXPECT_TRUE(eventually([&] { return tracer_of(t.pid()) == 0; }));
+  // The leader is a zombie, still traced, while the process lives on.
+  EXPECT_TRUE(eventually([&] { return state_of(t.pid()) == 'Z'; }));
   EXPECT_TRUE(events().empty());
   t.exit(6);
   Event e = wait_exited();
@@ -423,6 +423,39 @@ TEST_F(PtraceCliTest, TargetCarriesOnWhenPwaitIsKilled) {
   pwait->kill(SIGKILL);
   EXPECT_EQ(WTERMSIG(pwait->wait().status), SIGKILL);
   expect_untouched(t);
+}
+
+// A zombie leader cannot be detached: pwait ends without waiting for it to
+// stop, and the kernel lets go of it, so its real parent still sees the
+// process end. The same when pwait is stopped: its end reaches pwait, which
+// hands it on once continued.
+TEST_F(PtraceCliTest, ZombieLeaderIsLetGoWhenPwaitEnds) {
+  Target t(leader_leaves_on_command, Reap::on_request);
+  auto pwait = watch(t, {"--timeout", "2s"});
+  t.send('L');
+  ASSERT_EQ(t.read_line(), "alone");
+  testing::Result r = pwait->wait();
+  EXPECT_EQ(r.exit_code(), 124) << r.err;
+  EXPECT_EQ(tracer_of(t.pid()), 0);
+  t.exit(6);
+  EXPECT_EQ(WEXITSTATUS(t.wait_exited()), 6);
+}
+
+TEST_F(PtraceCliTest, ZombieLeaderEndingWhilePwaitIsStoppedIsReported) {
+  Target t(leader_leaves_on_command, Reap::on_request);
+  Command::Setup own;
+  own.own_process_group = true;
+  Command pwait({testing::pwait_binary(), "--backend", "ptrace", "-x", std::to_string(t.pid())}, own);
+  ASSERT_TRUE(eventually([&] { return tracing_process(t.pid()) == pwait.pid(); }));
+  t.send('L');
+  ASSERT_EQ(t.read_line(), "alone");
+  pwait.kill(SIGTSTP);
+  ASSERT_TRUE(eventually([&] { return state_of(pwait.pid()) == 'T'; })) << "pwait did not stop";
+  t.exit(6);
+  pwait.kill(SIGCONT);
+  testing::Result r = pwait.wait();
+  EXPECT_EQ(r.exit_code(), 6) << r.out << r.err;
+  EXPECT_EQ(WEXITSTATUS(t.wait_exited()), 6);
 }
 
 TEST_F(PtraceCliTest, SignalPendingAtExitIsHandedBack) {

@@ -11,13 +11,16 @@
 
 #include <chrono>
 #include <span>
+#include <vector>
 
 #include "pwait/event_loop.h"
 
 namespace pwait::tracer {
 
-/// PTRACE_SEIZE of `pid` with PTRACE_O_TRACEEXIT: 0, or the errno (EPERM:
-/// not permitted, or a zombie leader; ESRCH: gone).
+/// PTRACE_SEIZE of `pid`, with no options: 0, or the errno (EPERM: not
+/// permitted, or a zombie leader; ESRCH: gone). No exit stop: the tracer's
+/// wait has the status anyway, and an exit stop would hold every exiting
+/// target until pwait has run (on Linux 6.18 a SIGKILL stops there too).
 int seize(pid_t pid);
 
 /// Throws WatchError saying why seizing `pid` failed with `err` (EPERM:
@@ -25,39 +28,31 @@ int seize(pid_t pid);
 [[noreturn]] void refuse(pid_t pid, int err);
 
 /// The PID of a child or tracee of ours with something to wait for (a stop,
-/// an exit), without consuming it; 0 when there is none.
+/// an exit), without consuming it; 0 when there is none. It walks the
+/// kernel's list of every tracee, up to the first one found.
 pid_t waitable();
 
 /// What one wait status of a traced leader meant, once acted upon.
 struct Step {
   enum Kind {
-    resumed,      ///< a stop, resumed as if untraced (its signal delivered, a group-stop listened)
-    exit_stop,    ///< the leader is at its exit stop, resumed: `status` is its exit status
-    leader_left,  ///< the leader alone left (pthread_exit) while its threads run: detached
-    ended,        ///< the whole group is gone; our wait handed the zombie to its parent: `status`
-    gone,         ///< the stop ended before we acted (SIGKILL): its end comes next
+    resumed,  ///< a stop, resumed as if untraced (its signal delivered, a group-stop listened)
+    ended,    ///< the whole group is gone; our wait handed the zombie to its parent: `status`
   } kind;
   int status = 0;
 };
-/// Acts on wait status `st` of traced leader `pid`. At an exit stop whose
-/// status is 0, `threads_of(pid)` says how many threads its group has (from
-/// /proc), to tell a leader's pthread_exit from the group's exit; any other
-/// status is the group's, and /proc is not read.
-Step handle(pid_t pid, int st, long (*threads_of)(pid_t));
+/// Acts on wait status `st` of traced leader `pid`.
+Step handle(pid_t pid, int st);
 
-/// One tracee to let go.
-struct Release {
-  pid_t pid;
-  bool past_exit_stop;  ///< it has left its exit stop: it cannot stop again
-};
 /// Interrupts each tracee and detaches it from the stop it reports: a
 /// signal-delivery stop gets its signal back, a group-stop goes back to an
-/// ordinary stop ('T'), an exit stop finishes exiting. Waits at most
-/// `grace` for a tracee to stop (one in uninterruptible sleep is detached by
-/// the kernel when pwait exits). Each stop is found by a peek at whatever is
-/// waitable, so letting go of n tracees costs O(n) waits, not O(n^2).
-/// Never throws.
-void release(std::span<const Release> which, Duration grace) noexcept;
+/// ordinary stop ('T'). Waits at most `grace` for a tracee to stop. Each
+/// stop is found by a peek at whatever is waitable, so letting go of n
+/// tracees costs O(n) waits, not O(n^2). Returns the tracees still traced:
+/// a leader that left alone (pthread_exit) while its threads run, a zombie
+/// that never stops and cannot be detached (found after a moment by its
+/// /proc state), and one that did not stop in time (uninterruptible sleep).
+/// The kernel lets go of those when pwait exits. Never throws.
+std::vector<pid_t> release(std::span<const pid_t> which, Duration grace) noexcept;
 
 /// Makes sure SIGCHLD reaches the loop for every stop: blocked (read
 /// through the loop's signalfd) and not ignored (for an ignored SIGCHLD the

@@ -22,6 +22,9 @@ struct Request {
   /// Set by `auto` on its first pass when --exit-status was given: a probe
   /// declines unless every target's exit status can be known, however it ends.
   bool must_know_status = false;
+  /// Set when the user named the backend: a probe need not foresee, at a
+  /// cost per target, a refusal that watch() meets and explains anyway.
+  bool backend_named = false;
   std::optional<Duration> interval = std::nullopt;  ///< fixed poll interval (poll backend); adaptive when unset
   /// pwait's deadline: a probe or a set-up that waits on the kernel never waits past it.
   std::optional<Clock::time_point> deadline = std::nullopt;
