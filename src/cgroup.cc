@@ -110,11 +110,9 @@ void signal_each(const Cgroup& c, const std::string& dir, int sig) {
   std::ifstream procs(dir + "/cgroup.procs");
   for (pid_t pid; procs >> pid;) {
     PidRef ref;
-    try {
-      if (PidRef::pin(pid, false, 0, ref) != PidRef::Result::pinned) continue;
-    } catch (const WatchError&) {
-      continue;
-    }
+    // cgroup.procs lists processes, not threads: a failure to pin one (the
+    // fd limit) is pwait's, and said, not a process silently spared.
+    if (PidRef::pin(pid, false, 0, ref) != PidRef::Result::pinned) continue;
     // Read by number, pinned after: it counts only if the pinned process
     // is in the cgroup still.
     std::string path = cgroup_path_of(pid);

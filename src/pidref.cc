@@ -80,7 +80,6 @@ PidRef::Result PidRef::pin(pid_t pid, bool keep_fd, std::uint64_t inode, PidRef&
       if (err == ENOENT || (tgid && *tgid != pid)) throw WatchError(not_a_process(pid, tgid));
       return Result::gone;
     }
-    if (err == EMFILE || err == ENFILE) throw WatchError(fmt::format("pidfd_open {}: {}", pid, strerror(err)));
     throw_error(err, "pidfd_open", std::to_string(pid));
   }
   std::uint64_t id;
@@ -106,6 +105,8 @@ std::uint64_t PidRef::inode() const { return pidfd_features().inode ? id_ : 0; }
 Fd PidRef::reopen() const {
   if (!pidfd_features().open) return Fd();
   Fd fd = open_pidfd(pid_);
+  // Out of fds, the answer would be a guess ("reaped"): pwait fails instead.
+  if (!fd && (errno == EMFILE || errno == ENFILE)) throw_errno("pidfd_open", std::to_string(pid_));
   if (!fd) return fd;
   if (pidfd_features().inode) {
     if (pidfd_inode(fd.get()) != id_) fd.reset();

@@ -65,10 +65,11 @@ void refuse(pid_t pid, int err) {
   throw_error(err, "ptrace(PTRACE_SEIZE)", std::to_string(pid));
 }
 
-pid_t waitable() {
+pid_t waitable(bool exits) {
   for (;;) {
     siginfo_t peek{};
-    if (waitid(P_ALL, 0, &peek, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) == 0) return peek.si_pid;
+    if (waitid(P_ALL, 0, &peek, (exits ? WEXITED : 0) | WSTOPPED | WNOHANG | WNOWAIT | __WALL) == 0)
+      return peek.si_pid;
     if (errno == EINTR) continue;
     if (errno != ECHILD) throw_errno("waitid", "P_ALL");
     return 0;  // no tracee and no child at all
@@ -125,7 +126,7 @@ std::vector<pid_t> release(std::span<const pid_t> which, Duration grace) noexcep
       for (;;) {
         pid_t pid = 0;
         try {
-          pid = waitable();
+          pid = waitable(true);
         } catch (const std::system_error&) {
         }
         if (pid == 0) break;

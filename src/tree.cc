@@ -95,6 +95,8 @@ void TreeWatch::adopt(pid_t child, pid_t parent, std::size_t root, bool scan_it)
   if (members_.contains(child) || running_roots_.contains(child)) return;
   PidRef ref;
   bool live = false;
+  // Out of fds, pinning throws std::system_error: pwait fails rather than
+  // lose a member and return while it runs.
   try {
     live = PidRef::pin(child, false, 0, ref) == PidRef::Result::pinned;
   } catch (const WatchError&) {

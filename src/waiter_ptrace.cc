@@ -54,14 +54,14 @@ constexpr Duration kDetachGrace = milliseconds(2000);
 // While seizing thousands of targets, serve the stops of those seized
 // already this often: a signal to one must not wait for the rest.
 constexpr std::size_t kServeEvery = 256;
-// Finding which tracees have something waitable costs a wait over every one
-// of them (the kernel walks its whole list of tracees), so a sweep comes at
-// most once per this gap per tracee watched, and never less often than
-// kMaxSweepGap: 10,000 tracees are swept at most every 5 ms, whatever the
-// rate of SIGCHLDs. Only a stop whose SIGCHLD merged with another's waits
-// for a sweep; the rest are named by their signal and served at once.
-constexpr Duration kSweepGapPerTracee = std::chrono::nanoseconds(500);
-constexpr Duration kMaxSweepGap = milliseconds(5);
+// Finding which tracees are stopped costs a wait that walks the kernel's
+// list of every tracee: about 1 ms at 10,000, each a cache miss. So a sweep
+// comes at most once per kSweepRatio times the last one's cost (at most 2%
+// of a core, whatever the rate of SIGCHLDs), and the gap never exceeds
+// kMaxSweepGap. Only a stop whose SIGCHLD merged with another's waits for a
+// sweep; the rest are named by their signal and served at once.
+constexpr int kSweepRatio = 50;
+constexpr Duration kMaxSweepGap = milliseconds(100);
 constexpr int kJobControlStops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
 
 class PtraceWaiter final : public Waiter {
@@ -86,7 +86,6 @@ class PtraceWaiter final : public Waiter {
     by_pid_.reserve(targets.size());
     for (std::size_t i = 0; i < targets.size(); ++i) by_pid_.push_back({targets[i].pid(), i});
     std::sort(by_pid_.begin(), by_pid_.end());
-    sweep_gap_ = std::min(kMaxSweepGap, kSweepGapPerTracee * static_cast<long>(targets.size()));
     for (std::size_t i = 0; i < targets.size(); ++i) {
       start(i);
       if (i % kServeEvery == kServeEvery - 1) drain_children(false);
@@ -198,6 +197,7 @@ class PtraceWaiter final : public Waiter {
     sweep_due_ = false;
     last_sweep_ = Clock::now();
     drain_children(false);
+    sweep_gap_ = std::min(kMaxSweepGap, (Clock::now() - last_sweep_) * kSweepRatio);
   }
 
   // The sweep's timer: a Source of its own, as the ReapWatch has the waiter's.
@@ -207,14 +207,16 @@ class PtraceWaiter final : public Waiter {
     PtraceWaiter& waiter;
   };
 
-  // Handles the stops and exits waiting for the traced targets. A peek at
-  // whichever child or tracee is waitable names the target at once, so one
-  // exit among thousands of targets costs a few waits, not one per target.
-  // pwait's own children stop the peek: then, or when asked to, look at
-  // every target.
+  // Handles the stops waiting for the traced targets. A peek at whichever
+  // child or tracee is stopped names the target at once, so one stop among
+  // thousands of targets costs a few waits, not one per target. Exits are
+  // not peeked at: each wakes its target's pidfd, and a peek past every
+  // tracee still running to each zombie in an exit storm would cost a walk
+  // per exit. pwait's own stopped children stop the peek: then, or when
+  // asked to, look at every target.
   void drain_children(bool scan_all) {
     while (!scan_all) {
-      pid_t pid = tracer::waitable();
+      pid_t pid = tracer::waitable(false);
       if (pid == 0) return;  // nothing waitable
       auto i = index_of(pid);
       if (!i || !serve(*i)) scan_all = true;

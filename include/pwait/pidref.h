@@ -36,8 +36,10 @@ class PidRef {
 
   /// Pins process `pid` into `out`, keeping the pidfd if `keep_fd`. With
   /// `inode` (a PID:INODE handle), only that process will do. Throws
-  /// WatchError for a thread ID that is not a process and for the fd limit,
-  /// std::system_error for other failures.
+  /// WatchError for a thread ID that is not a process, std::system_error
+  /// for other failures (the fd limit). A record pinned without its pidfd
+  /// opens one for each question later, and throws std::system_error too
+  /// when the fd limit refuses it, rather than guess.
   static Result pin(pid_t pid, bool keep_fd, std::uint64_t inode, PidRef& out);
 
   pid_t pid() const { return pid_; }

@@ -28,9 +28,9 @@ int seize(pid_t pid);
 [[noreturn]] void refuse(pid_t pid, int err);
 
 /// The PID of a child or tracee of ours with something to wait for (a stop,
-/// an exit), without consuming it; 0 when there is none. It walks the
-/// kernel's list of every tracee, up to the first one found.
-pid_t waitable();
+/// or with `exits` an exit too), without consuming it; 0 when there is
+/// none. It walks the kernel's list of every tracee, up to the first found.
+pid_t waitable(bool exits);
 
 /// What one wait status of a traced leader meant, once acted upon.
 struct Step {
