@@ -378,5 +378,46 @@ TEST(Tree, WithoutTheProcConnectorItScansAndSaysSo) {
   EXPECT_NE(r.out.find("its 1 descendant"), std::string::npos) << r.out;
 }
 
+// Out of fds just when a descendant is pinned, pwait fails and says so: it
+// never goes on without that descendant and returns while it runs. A first
+// run under strace finds which pidfd_open pins the child; the second makes
+// that one fail with EMFILE.
+TEST(Tree, OutOfFdsForADescendantFailsLoudly) {
+  if (access("/usr/bin/strace", X_OK) != 0) GTEST_SKIP() << "needs strace to fail the n-th call";
+  Target root(spawner);
+  Spawned spawned;
+  pid_t child = spawned.take(root, 'c');
+  Command::Setup traced;
+  traced.env = {"ASAN_OPTIONS=detect_leaks=0"};  // LeakSanitizer cannot run under a tracer
+  char log[] = "/tmp/pwait-tree-strace-XXXXXX";
+  int fd = mkstemp(log);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  Result dry = Command({"/usr/bin/strace", "-qq", "-o", log, "-e", "trace=pidfd_open", testing::pwait_binary(), "-t",
+                        "300ms", "--tree", str(root.pid())},
+                       traced)
+                   .wait();
+  ASSERT_EQ(dry.exit_code(), 124) << dry.err;
+  std::ifstream calls(log);
+  int n = 0, nth = 0;
+  for (std::string line; std::getline(calls, line);) {
+    if (line.find("pidfd_open(") == std::string::npos) continue;
+    ++n;
+    if (line.find("pidfd_open(" + str(child) + ",") != std::string::npos) {
+      nth = n;
+      break;
+    }
+  }
+  unlink(log);
+  ASSERT_GT(nth, 0) << "no pidfd_open of the child " << child;
+  Result r = Command({"/usr/bin/strace", "-qq", "-o", "/dev/null", "-e", "trace=pidfd_open", "-e",
+                      "inject=pidfd_open:error=EMFILE:when=" + str(nth), testing::pwait_binary(), "-t", "5s",
+                      "--tree", str(root.pid())},
+                     traced)
+                 .wait();
+  EXPECT_EQ(r.exit_code(), 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("pidfd_open " + str(child) + ": Too many open files"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace pwait
