@@ -220,6 +220,7 @@ class Wait final : public EventLoop::Source {
       BackendChoice choice(table, o_.backend, targets_.pinned, request);
       const Backend* backend = nullptr;
       waiter = pwait::start(choice, o_.backend == "auto", request, loop_, events_, targets_.pinned, backend);
+      if (auto note = waiter->note(); note && o_.verbose) reporter_.diagnostic("note: " + *note);
       cgroups.watch(targets_.cgroups);
       if (o_.tree) {
         tree_ = std::make_unique<TreeWatch>(loop_, events_, targets_.pinned);

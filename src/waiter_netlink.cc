@@ -24,6 +24,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include <fmt/format.h>
@@ -72,7 +75,7 @@ class NetlinkWaiter final : public Waiter {
     // theirs is dropped; what is queued already stays).
     std::vector<pid_t> tgids(targets.size());
     for (std::size_t i = 0; i < targets.size(); ++i) tgids[i] = targets[i].pid();
-    connector_->keep_only_exits_of(tgids);
+    if (!connector_->keep_only_exits_of(tgids)) unfiltered_why_ = unfiltered_why(tgids);
     std::vector<Index> gone;
     for (std::size_t i = 0; i < targets.size(); ++i) {
       PidRef::Life life = targets[i].life();
@@ -91,6 +94,12 @@ class NetlinkWaiter final : public Waiter {
     settle();
   }
 
+  std::optional<std::string> note() const override {
+    if (unfiltered_why_.empty()) return std::nullopt;
+    return fmt::format("netlink: no socket filter for {} targets ({}): every process exit on the machine wakes pwait",
+                       targets_.size(), unfiltered_why_);
+  }
+
   void ready(std::uint32_t index, std::uint32_t events) override {
     if (index == kSocketIndex) drain();
     else if (events & EPOLLHUP) reaped(index);
@@ -102,6 +111,18 @@ class NetlinkWaiter final : public Waiter {
   }
 
  private:
+  // Why the kernel took no filter for `tgids`.
+  static std::string unfiltered_why(std::span<const pid_t> tgids) {
+    if (!exit_filter(tgids)) return "one filter holds about 3,300";
+    std::string optmem = "?";
+    if (FILE* f = std::fopen("/proc/sys/net/core/optmem_max", "re")) {
+      char buf[32] = {};
+      if (std::fgets(buf, sizeof buf, f)) optmem = std::string(buf, strcspn(buf, "\n"));
+      std::fclose(f);
+    }
+    return fmt::format("net.core.optmem_max, {} bytes, is too small for it; 131072 holds every filter", optmem);
+  }
+
   // Held for every target, so kept small: 20,000 targets must fit in a few MiB.
   using Index = std::uint32_t;
   struct State {
@@ -254,6 +275,7 @@ class NetlinkWaiter final : public Waiter {
   Endings ends_;
   std::unique_ptr<ProcConnector> connector_;
   std::span<PidRef> targets_;
+  std::string unfiltered_why_;  // why the kernel drops nothing for us (empty: it filters)
   std::vector<State> state_;
   std::vector<std::pair<pid_t, Index>> by_pid_;  // every target, sorted by PID
   std::vector<Index> pending_;

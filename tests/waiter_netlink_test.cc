@@ -610,6 +610,23 @@ TEST_F(NetlinkTest, KernelRunsTheFilterAndDropsOnlyOtherProcessesExits) {
   exits_until(*connector, [&](const std::multiset<pid_t>& s) { return s.count(other) > 0; });
 }
 
+// Past what one socket filter holds, every exit on the machine reaches pwait:
+// -v says so, and says nothing of the kind when the filter is on.
+TEST_F(NetlinkTest, VerboseSaysWhenNoFilterHoldsTheTargets) {
+  TargetGroup few(2), many(3400);
+  for (const TargetGroup* g : {&few, &many}) {
+    std::string list;
+    for (pid_t p : g->pids()) list += str(p) + "\n";
+    Command::Setup setup;
+    setup.stdin_data = list;
+    Result r = Command(pwait_args({"-b", "netlink", "-v", "-t", "300ms", "-F", "-"}), setup).wait();
+    EXPECT_EQ(r.exit_code(), 124) << r.err.substr(0, 300);
+    std::string note = "pwait: note: netlink: no socket filter for " + str(g->pids().size()) + " targets (";
+    if (g == &many) EXPECT_NE(r.err.find(note), std::string::npos) << r.err.substr(0, 300);
+    else EXPECT_EQ(r.err.find("no socket filter"), std::string::npos) << r.err.substr(0, 300);
+  }
+}
+
 TEST_F(NetlinkTest, OtherProcessesExitsNeverReachPwait) {
   Target t;
   Command c(pwait_args({"-b", "netlink", "-x", str(t.pid())}));

@@ -44,6 +44,9 @@ class Waiter : public EventLoop::Source {
   /// when a target cannot be watched at all (permission, fd limit), naming
   /// it and the reason. Every target is released when the Waiter is destroyed.
   virtual void watch(std::span<PidRef> targets) = 0;
+  /// What a user may want to know about how it watches here, once watch()
+  /// has run (a cost, a limit met); printed with -v.
+  virtual std::optional<std::string> note() const { return std::nullopt; }
 };
 
 /// What every backend does with a target's end, in one place: reports
