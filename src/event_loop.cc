@@ -59,10 +59,16 @@ std::uint32_t EventLoop::slot_of(Source& source) {
 }
 
 void EventLoop::add(int fd, std::uint32_t events, Source& source, std::uint32_t index) {
+  if (!add_if_pollable(fd, events, source, index)) throw_errno("epoll_ctl ADD");
+}
+
+bool EventLoop::add_if_pollable(int fd, std::uint32_t events, Source& source, std::uint32_t index) {
   epoll_event ev{};
   ev.events = events;
   ev.data.u64 = tag(slot_of(source), index);
-  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) throw_errno("epoll_ctl ADD");
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0) return true;
+  if (errno != EPERM) throw_errno("epoll_ctl ADD");
+  return false;
 }
 
 void EventLoop::modify(int fd, std::uint32_t events, Source& source, std::uint32_t index) {

@@ -39,12 +39,7 @@ class StdOutput::Stream final : public EventLoop::Source {
 
   void attach(EventLoop& loop) {
     loop_ = &loop;
-    try {
-      loop.add(fd_, 0, *this, 0);
-      pollable_ = true;
-    } catch (const std::system_error& e) {
-      if (e.code().value() != EPERM) throw;  // EPERM: epoll cannot watch it
-    }
+    pollable_ = loop.add_if_pollable(fd_, 0, *this, 0);
   }
 
   void detach() {
