@@ -201,22 +201,27 @@ std::optional<int> zombie_status(pid_t pid, const ProcStat& stat) {
   return 0;
 }
 
+std::optional<long> read_sysctl(const char* path) {
+  char buf[32];
+  std::size_t len;
+  try {
+    if (!read_small(path, buf, sizeof buf, len)) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string_view s(buf, len);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  long v;
+  if (!to_number(s, v)) return std::nullopt;
+  return v;
+}
+
 pid_t pid_max() {
   // Read once: parse_pid() asks for every PID on the command line, and
   // 20,000 opens of /proc/sys/kernel/pid_max cost more than the wait.
   static const pid_t cached = [] {
-    char buf[32];
-    std::size_t len;
-    try {
-      if (read_small("/proc/sys/kernel/pid_max", buf, sizeof buf, len)) {
-        std::string_view s(buf, len);
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
-        pid_t v;
-        if (to_number(s, v) && v > 0) return v;
-      }
-    } catch (const std::exception&) {
-    }
-    return 4194304;  // PID_MAX_LIMIT on 64-bit
+    auto v = read_sysctl("/proc/sys/kernel/pid_max");
+    return v && *v > 0 && *v <= INT_MAX ? static_cast<pid_t>(*v) : 4194304;  // PID_MAX_LIMIT on 64-bit
   }();
   return cached;
 }

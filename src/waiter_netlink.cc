@@ -24,8 +24,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -33,6 +31,7 @@
 
 #include "pwait/backend.h"
 #include "pwait/error.h"
+#include "pwait/proc.h"
 #include "pwait/proc_connector.h"
 #include "pwait/reap_watch.h"
 
@@ -114,13 +113,9 @@ class NetlinkWaiter final : public Waiter {
   // Why the kernel took no filter for `tgids`.
   static std::string unfiltered_why(std::span<const pid_t> tgids) {
     if (!exit_filter(tgids)) return "one filter holds about 3,300";
-    std::string optmem = "?";
-    if (FILE* f = std::fopen("/proc/sys/net/core/optmem_max", "re")) {
-      char buf[32] = {};
-      if (std::fgets(buf, sizeof buf, f)) optmem = std::string(buf, strcspn(buf, "\n"));
-      std::fclose(f);
-    }
-    return fmt::format("net.core.optmem_max, {} bytes, is too small for it; 131072 holds every filter", optmem);
+    auto optmem = read_sysctl("/proc/sys/net/core/optmem_max");
+    return fmt::format("net.core.optmem_max, {} bytes, is too small for it; 131072 holds every filter",
+                       optmem ? std::to_string(*optmem) : "?");
   }
 
   // Held for every target, so kept small: 20,000 targets must fit in a few MiB.

@@ -258,11 +258,10 @@ class PtraceWaiter final : public Waiter {
     State& s = state_[i];
     PidRef& t = targets_[i];
     s.mode = Mode::idle;
-    std::optional<int> known = seen;
     // Plain `pwait PID...` looks at nothing but the exit itself: no /proc
     // read, no pidfd query per exit, which in an exit storm is most of the
     // work left once our wait has handed the zombie to its parent.
-    ExitInfo e = request_.want_details ? t.exit_info(known) : ExitInfo{known};
+    ExitInfo e = request_.want_details ? t.exit_info(seen) : ExitInfo{seen};
     if (!ends_.exited(i, e)) {
       if (s.in_epoll) loop_.remove(t.fd());
       s.in_epoll = false;

@@ -74,6 +74,10 @@ bool exit_code_readable(pid_t pid);
 /// ptrace-read the target), in which case it is unknown.
 std::optional<int> zombie_status(pid_t pid, const ProcStat& stat);
 
+/// The number in a kernel setting's file (/proc/sys/...); nullopt if it
+/// cannot be read or is not a number. Never throws.
+std::optional<long> read_sysctl(const char* path);
+
 /// The largest PID number (/proc/sys/kernel/pid_max; 4194304 if unreadable).
 pid_t pid_max();
 
