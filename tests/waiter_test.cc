@@ -115,6 +115,36 @@ TEST_P(WaiterTest, ZombieAtStartHasAlreadyEnded) {
   EXPECT_EQ(WEXITSTATUS(*e->status), 3);
 }
 
+// A zombie at start is reported when watched; its reap, before the loop
+// first runs, must add nothing more (a reaped report once with --reaped,
+// none without). The pidfd armed before the exit used to wake once more
+// and report a reap without --reaped, out of bounds.
+TEST_P(WaiterTest, ReapRightAfterWatchIsReportedOnceOrNotAtAll) {
+  for (bool follow : {false, true}) {
+    SCOPED_TRACE(follow ? "--reaped" : "without --reaped");
+    Target t(testing::exit_on_command, Reap::on_request);
+    t.exit(5);
+    t.wait_exited();
+    {
+      EventLoop loop(Clock::now(), 300ms);  // runs until it times out
+      std::vector<pid_t> pids{t.pid()};
+      Targets pinned = pin_all(pids);
+      ASSERT_EQ(pinned.pinned.size(), 1u);
+      Events out;
+      auto waiter = backend_->create(loop, {.follow_reap = follow}, out);
+      waiter->watch(pinned.pinned);
+      ASSERT_NE(find(out, EventKind::exited), nullptr) << "a zombie at start is reported at once";
+      t.reap();
+      while (!loop.stopped()) loop.run_once();
+      auto reaps = std::count_if(out.begin(), out.end(), [](const Event& e) { return e.kind == EventKind::reaped; });
+      auto exits = std::count_if(out.begin(), out.end(), [](const Event& e) { return e.kind == EventKind::exited; });
+      EXPECT_EQ(exits, 1);
+      EXPECT_EQ(reaps, follow ? 1 : 0);
+    }
+    release_backends(backends());
+  }
+}
+
 TEST_P(WaiterTest, FollowsZombieUntilReaped) {
   Target t(testing::exit_on_command, Reap::on_request);
   Events ev = start({t.pid()}, following());

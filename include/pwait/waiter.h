@@ -1,6 +1,7 @@
 #pragma once
 // The contract every backend implements: a passive Source in the one loop.
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <vector>
@@ -50,22 +51,24 @@ class Waiter : public EventLoop::Source {
 };
 
 /// What every backend does with a target's end, in one place: reports
-/// `exited` once with what it learnt (PidRef::exit_info), and `reaped` once,
-/// with the status the kernel kept for the reap where it kept one, else the
-/// one reported at the exit.
+/// `exited` once with what it learnt (PidRef::exit_info), and, with
+/// --reaped, `reaped` once, with the status the kernel kept for the reap
+/// where it kept one, else the one reported at the exit. A wake-up that
+/// says "reaped" again, or without --reaped, reports nothing: a pidfd armed
+/// before a target exited may wake once more after its reap.
 class Endings {
  public:
   Endings(Events& out, bool follow_reap) : out_(out), follow_reap_(follow_reap) {}
   void watch(std::span<PidRef> targets) {
     targets_ = targets;
-    exited_.resize(targets.size());
+    state_.assign(targets.size(), State::running);
     if (follow_reap_) status_.resize(targets.size());
   }
-  bool exited(std::size_t i) const { return exited_[i]; }
+  bool exited(std::size_t i) const { return state_[i] != State::running; }
   /// Reports target `i` exited, and with --reaped, reaped too if it is no zombie.
   /// True when its reap is still to come.
   bool exited(std::size_t i, const ExitInfo& e) {
-    exited_[i] = true;
+    state_[i] = State::exited;
     out_.push_back({EventKind::exited, i, e.status, e.zombie, e.parent});
     if (!follow_reap_) return false;
     status_[i] = e.status;
@@ -73,13 +76,18 @@ class Endings {
     reaped(i);
     return false;
   }
-  void reaped(std::size_t i) { out_.push_back({EventKind::reaped, i, targets_[i].reaped_status(status_[i])}); }
+  void reaped(std::size_t i) {
+    if (!follow_reap_ || state_[i] == State::reaped) return;
+    state_[i] = State::reaped;
+    out_.push_back({EventKind::reaped, i, targets_[i].reaped_status(status_[i])});
+  }
 
  private:
+  enum class State : std::uint8_t { running, exited, reaped };
   Events& out_;
   const bool follow_reap_;
   std::span<PidRef> targets_;
-  std::vector<bool> exited_;
+  std::vector<State> state_;
   std::vector<std::optional<int>> status_;  // with --reaped: what `exited` said
 };
 
