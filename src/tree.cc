@@ -13,9 +13,8 @@
 namespace pwait {
 namespace {
 
-constexpr std::size_t kMaxPerDrain = 4096;
 constexpr auto kScanInterval = std::chrono::milliseconds(100);
-constexpr std::uint32_t kSocketIndex = 0;
+constexpr std::uint32_t kTreeConnectorIndex = 0;
 
 // The PIDs in a /proc/PID/task/TID/children file.
 std::vector<pid_t> read_pids(const std::string& file) {
@@ -65,7 +64,7 @@ std::optional<std::string> TreeWatch::watch() {
   // Subscribed first, scanned second: a fork from now on is in the socket.
   connector_ = ProcConnector::subscribe(why, loop_.deadline(),
                                         proc_event::PROC_EVENT_FORK | proc_event::PROC_EVENT_EXIT);
-  if (connector_) loop_.add(connector_->fd(), EPOLLIN, *this, kSocketIndex);
+  if (connector_) loop_.add(connector_->fd(), EPOLLIN, *this, kTreeConnectorIndex);
   for (std::size_t i = 0; i < roots_.size(); ++i)
     if (roots_[i].life() == PidRef::Life::running) running_roots_.emplace(roots_[i].pid(), i);
   for (std::size_t i = 0; i < roots_.size(); ++i) scan(roots_[i].pid(), roots_[i], i);
@@ -144,7 +143,7 @@ void TreeWatch::release(std::size_t root) {
 
 void TreeWatch::drain() {
   for (;;) {
-    auto read = connector_->receive(kMaxPerDrain, [&](const ProcMessage& m) {
+    auto read = connector_->receive(ProcConnector::kMaxPerDrain, [&](const ProcMessage& m) {
       if (m.what == proc_event::PROC_EVENT_FORK) {
         const auto& f = m.event.event_data.fork;
         if (f.child_pid != f.child_tgid) return;  // a new thread
@@ -158,7 +157,7 @@ void TreeWatch::drain() {
     // Events were lost (the kernel drops them until the queue is read
     // empty): read it empty, then look at every tree again.
     lost_ = true;
-    while (connector_->receive(kMaxPerDrain, [](const ProcMessage&) {}) != ProcConnector::Read::empty) {
+    while (connector_->receive(ProcConnector::kMaxPerDrain, [](const ProcMessage&) {}) != ProcConnector::Read::empty) {
     }
     rescan();
     return;

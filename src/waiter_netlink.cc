@@ -38,10 +38,7 @@
 namespace pwait {
 namespace {
 
-// Messages per drain before the waiter looks at its targets again (a
-// machine's exit rate must not starve them).
-constexpr std::size_t kMaxPerDrain = 4096;
-constexpr std::uint32_t kSocketIndex = UINT32_MAX;  // a target's reap pidfd is its index
+constexpr std::uint32_t kConnectorIndex = UINT32_MAX;  // a target's reap pidfd is its index
 
 // The probe's subscription, kept for the waiter: one subscription a run.
 std::unique_ptr<ProcConnector>& probed() {
@@ -61,7 +58,7 @@ class NetlinkWaiter final : public Waiter {
       connector_ = ProcConnector::subscribe(why, loop_.deadline());
       if (!connector_) throw WatchError("netlink: " + why);
     }
-    loop_.add(connector_->fd(), EPOLLIN, *this, kSocketIndex);
+    loop_.add(connector_->fd(), EPOLLIN, *this, kConnectorIndex);
 
     // Subscribed first, checked second: an exit from now on is in the socket.
     targets_ = targets;
@@ -100,7 +97,7 @@ class NetlinkWaiter final : public Waiter {
   }
 
   void ready(std::uint32_t index, std::uint32_t events) override {
-    if (index == kSocketIndex) drain();
+    if (index == kConnectorIndex) drain();
     else if (events & EPOLLHUP) reaped(index);
     settle();
   }
@@ -139,7 +136,7 @@ class NetlinkWaiter final : public Waiter {
   // threads mark them pending; everything else is dropped. True when it
   // read the queue empty; false when it stopped at the bound or an overflow.
   bool drain() {
-    auto read = connector_->receive(kMaxPerDrain, [&](const ProcMessage& m) {
+    auto read = connector_->receive(ProcConnector::kMaxPerDrain, [&](const ProcMessage& m) {
       if (m.what == proc_event::PROC_EVENT_EXIT) on_exit_event(m.event);
     });
     // The buffer overflowed and events were lost: settle() recovers.

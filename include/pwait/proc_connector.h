@@ -76,6 +76,9 @@ class ProcConnector {
     more,      ///< stopped at the bound with more queued
     overflow,  ///< the receive buffer overflowed: events were lost (ENOBUFS)
   };
+  /// Messages per drain before a reader looks at its other work again (a
+  /// machine's exit rate must not starve it).
+  static constexpr std::size_t kMaxPerDrain = 4096;
   /// Reads what the socket holds now, at most about `max` messages, and
   /// calls `on` for each message from the kernel. After an overflow the
   /// kernel drops every event until the queue has been read empty.
