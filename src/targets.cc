@@ -39,13 +39,11 @@ std::size_t raise_fd_limit(std::size_t wanted) {
 }  // namespace
 
 TargetSet::TargetSet(std::size_t expected)
-    : seen_(static_cast<std::uint64_t*>(std::calloc(kPidMaxLimit / 64 + 1, sizeof(std::uint64_t)))),
-      fd_limit_(raise_fd_limit(expected)) {
-  if (!seen_) throw std::bad_alloc();
+    : fd_limit_(raise_fd_limit(expected)) {
   t_.pinned.reserve(expected);
 }
 
-TargetSet::~TargetSet() { std::free(seen_); }
+TargetSet::~TargetSet() = default;
 
 bool TargetSet::first_time(pid_t pid) {
   if (pid > kPidMaxLimit) {
@@ -54,7 +52,9 @@ bool TargetSet::first_time(pid_t pid) {
     return true;
   }
   auto bit = std::uint64_t{1} << (pid % 64);
-  std::uint64_t& word = seen_[pid / 64];
+  auto at = static_cast<std::size_t>(pid) / 64;
+  if (at >= seen_.size()) seen_.resize(std::max(at + 1, seen_.size() * 2));
+  std::uint64_t& word = seen_[at];
   if (word & bit) return false;
   word |= bit;
   return true;

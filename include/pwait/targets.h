@@ -61,7 +61,9 @@ class TargetSet {
   bool fd_to_spare();
 
   Targets t_;
-  std::uint64_t* seen_ = nullptr;  // one bit per PID up to the kernel's limit (calloc'd: pages untouched stay free)
+  // One bit per PID up to the largest named so far (at most the kernel's
+  // limit, 512 KiB): a few KiB for usual PIDs, no mmap of the whole.
+  std::vector<std::uint64_t> seen_;
   std::vector<pid_t> seen_beyond_;  // PIDs past it (no process can have them)
   std::size_t fd_limit_ = 0;        // pidfds that fit under the soft limit now
   bool keep_names_ = false;
