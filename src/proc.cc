@@ -221,7 +221,7 @@ pid_t pid_max() {
   // 20,000 opens of /proc/sys/kernel/pid_max cost more than the wait.
   static const pid_t cached = [] {
     auto v = read_sysctl("/proc/sys/kernel/pid_max");
-    return v && *v > 0 && *v <= INT_MAX ? static_cast<pid_t>(*v) : 4194304;  // PID_MAX_LIMIT on 64-bit
+    return v && *v > 0 && *v <= INT_MAX ? static_cast<pid_t>(*v) : kPidMaxLimit;
   }();
   return cached;
 }

@@ -4,16 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "pwait/error.h"
+#include "pwait/proc.h"
 
 namespace pwait {
 namespace {
-
-constexpr pid_t kPidMaxLimit = 4 << 20;  // PID_MAX_LIMIT on 64-bit: no PID is larger
 
 // How many pidfds fit under the soft RLIMIT_NOFILE once it is raised to hold
 // `wanted` of them, if the limits allow.

@@ -78,7 +78,10 @@ std::optional<int> zombie_status(pid_t pid, const ProcStat& stat);
 /// cannot be read or is not a number. Never throws.
 std::optional<long> read_sysctl(const char* path);
 
-/// The largest PID number (/proc/sys/kernel/pid_max; 4194304 if unreadable).
+/// PID_MAX_LIMIT on 64-bit: no PID is larger, whatever pid_max says.
+inline constexpr pid_t kPidMaxLimit = 4 << 20;
+
+/// The largest PID number (/proc/sys/kernel/pid_max; kPidMaxLimit if unreadable).
 pid_t pid_max();
 
 /// Whether pwait runs in the initial user namespace (capabilities held in
